@@ -1,0 +1,145 @@
+/*
+ * daemon.c - wires modules into struct dbp_app and owns their lifecycle.
+ *
+ * Start order: jobs -> service modules -> HTTP (so no request can reach a
+ * module that is not ready).  Stop order is the reverse, HTTP first, so
+ * in-flight requests finish against live modules.
+ */
+#define _GNU_SOURCE
+#include "dbp/daemon.h"
+#include "dbp/app.h"
+#include "dbp/config.h"
+#include "dbp/jobs.h"
+#include "dbp/log.h"
+#include "dbp/util.h"
+
+#include <mysql.h>
+#include <stdlib.h>
+#include <string.h>
+
+struct dbp_daemon {
+    struct dbp_app app;
+    struct dbp_router *router;
+};
+
+int dbp_daemon_global_init(struct dbp_err *err)
+{
+    if (mysql_library_init(0, NULL, NULL))
+        return dbp_err_set(err, DBP_EINTERNAL, "mysql_library_init failed");
+    return 0;
+}
+
+void dbp_daemon_global_cleanup(void)
+{
+    mysql_library_end();
+}
+
+int dbp_daemon_start(const char *version, struct dbp_daemon **out, struct dbp_err *err)
+{
+    struct dbp_daemon *d = dbp_xcalloc(1, sizeof(*d));
+    struct dbp_config *cfg = dbp_config_acquire();
+    const struct dbp_route *const *tables;
+    const size_t *counts;
+    int rc;
+
+    *out = d;
+    d->app.version = version;
+    d->app.started_at = dbp_wall_s();
+    if (!cfg) {
+        rc = dbp_err_set(err, DBP_EINTERNAL, "no configuration published");
+        goto out;
+    }
+
+    int ntables = dbp_app_routes(&tables, &counts);
+    rc = dbp_router_new(tables, counts, ntables, &d->router, err);
+    if (rc)
+        goto out;
+
+    d->app.jobs = dbp_jobs_new(4, 256);
+    rc = dbp_jobs_start(d->app.jobs);
+    if (rc) {
+        dbp_err_set(err, rc, "cannot start job workers");
+        goto out;
+    }
+
+    struct dbp_server_opts so = {
+        .listen = cfg->listen,
+        .port = cfg->port,
+        .threads = cfg->threads,
+        .conn_timeout_s = cfg->conn_timeout_s,
+        .conn_limit = cfg->conn_limit,
+        .max_body = (size_t)cfg->max_body,
+        .token = cfg->token,
+        .cors = (const char(*)[256])cfg->cors,
+        .ncors = cfg->ncors,
+    };
+    rc = dbp_server_new(&d->app, d->router, &so, &d->app.http, err);
+    if (rc)
+        goto out;
+    rc = dbp_server_start(d->app.http, err);
+out:
+    dbp_config_unref(cfg);
+    return rc;
+}
+
+void dbp_daemon_stop(struct dbp_daemon *d)
+{
+    if (!d)
+        return;
+    if (d->app.http)
+        dbp_server_stop(d->app.http, 10000);
+    if (d->app.jobs)
+        dbp_jobs_stop(d->app.jobs);
+    dbp_server_free(d->app.http);
+    dbp_jobs_free(d->app.jobs);
+    dbp_router_free(d->router);
+    free(d);
+}
+
+void dbp_daemon_reload(struct dbp_daemon *d, struct dbp_config *ncfg)
+{
+    struct dbp_config *old = dbp_config_acquire();
+    if (old && (strcmp(old->listen, ncfg->listen) != 0 || old->port != ncfg->port))
+        DBP_WARN("main", "server.listen/server.port changes need a restart; keeping %s:%d",
+                 old->listen, dbp_daemon_port(d));
+    dbp_log_set_level(dbp_log_level_from_name(ncfg->log_level));
+    dbp_server_set_security(d->app.http, ncfg->token, (const char(*)[256])ncfg->cors,
+                            ncfg->ncors);
+    dbp_config_unref(old);
+    dbp_config_publish(ncfg);
+    DBP_INFO("main", "configuration reloaded from %s", ncfg->path[0] ? ncfg->path : "defaults");
+}
+
+int dbp_daemon_port(const struct dbp_daemon *d)
+{
+    return d && d->app.http ? dbp_server_port(d->app.http) : 0;
+}
+
+struct dbp_app *dbp_daemon_app(struct dbp_daemon *d)
+{
+    return &d->app;
+}
+
+int dbp_daemon_dump_routes(FILE *out)
+{
+    const struct dbp_route *const *tables;
+    const size_t *counts;
+    struct dbp_router *r = NULL;
+    struct dbp_err err = {0};
+    int ntables = dbp_app_routes(&tables, &counts);
+    if (dbp_router_new(tables, counts, ntables, &r, &err)) {
+        fprintf(stderr, "route table invalid: %s\n", err.msg);
+        return -1;
+    }
+    fprintf(out, "| Method | Path | Token | Summary |\n|---|---|---|---|\n");
+    /* Declaration order reads better than specificity order. */
+    for (int t = 0; t < ntables; t++)
+        for (size_t i = 0; i < counts[t]; i++) {
+            const struct dbp_route *rt = &tables[t][i];
+            fprintf(out, "| %s | `%s` | %s | %s%s |\n", dbp_method_name(rt->method), rt->pattern,
+                    (rt->flags & DBP_R_MUTATES) ? "yes" : "", rt->summary,
+                    (rt->flags & DBP_R_ASYNC) ? " (202 + job)" : "");
+        }
+    dbp_router_free(r);
+    return 0;
+}
