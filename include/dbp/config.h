@@ -147,6 +147,9 @@ bool dbp_config_is_loopback(const struct dbp_config *cfg);
 /* Print every key with its default and help (for docs and tests). */
 void dbp_config_dump_keys(void);
 
+/* The key table, for documentation checks: path of key i, NULL past the end. */
+const char *dbp_config_key_path(size_t i);
+
 /* Find a node by name; NULL if unknown. */
 const struct dbp_node_cfg *dbp_config_node(const struct dbp_config *cfg, const char *name);
 

@@ -210,6 +210,61 @@ static int h_job_cancel(struct dbp_req *req, struct dbp_resp *resp)
     return 0;
 }
 
+/* SSE: "jobs" events whenever the job list changes, a comment line as a
+ * keep-alive every 15 s.  The producer blocks at most ~1 s per call so the
+ * connection ends promptly at shutdown (server.c checks `stopping`). */
+struct jobs_stream {
+    struct dbp_jobs *jobs;
+    char *last;
+    double last_send;
+    bool first;
+};
+
+static int jobs_stream_next(void *cls, struct dbp_buf *out)
+{
+    struct jobs_stream *st = cls;
+    if (!st->first)
+        usleep(1000 * 1000);
+    st->first = false;
+    cJSON *list = dbp_jobs_list_json(st->jobs);
+    char *text = cJSON_PrintUnformatted(list);
+    cJSON_Delete(list);
+    if (!text)
+        return -1;
+    int rc = 0;
+    if (!st->last || strcmp(text, st->last) != 0) {
+        rc = dbp_buf_printf(out, "event: jobs\ndata: %s\n\n", text);
+        free(st->last);
+        st->last = text;
+        st->last_send = dbp_wall_s();
+    } else {
+        free(text);
+        if (dbp_wall_s() - st->last_send >= 15) {
+            rc = dbp_buf_puts(out, ": keep-alive\n\n");
+            st->last_send = dbp_wall_s();
+        }
+    }
+    return rc ? -1 : 0;
+}
+
+static void jobs_stream_free(void *cls)
+{
+    struct jobs_stream *st = cls;
+    free(st->last);
+    free(st);
+}
+
+static int h_jobs_stream(struct dbp_req *req, struct dbp_resp *resp)
+{
+    if (!req->app->jobs)
+        return dbp_err_set(&req->err, DBP_EUNAVAIL, "job queue not running");
+    struct jobs_stream *st = dbp_xcalloc(1, sizeof(*st));
+    st->jobs = req->app->jobs;
+    st->first = true;
+    dbp_resp_sse(resp, jobs_stream_next, st, jobs_stream_free);
+    return 0;
+}
+
 /* Echo: lets clients, proxies and benchmarks exercise the JSON request path
  * (body limit, content type, parsing) without side effects. */
 static int h_echo(struct dbp_req *req, struct dbp_resp *resp)
@@ -230,6 +285,8 @@ const struct dbp_route dbp_api_core_routes[] = {
     {DBP_GET, "/openapi.json", h_openapi, 0, 0, "OpenAPI 3 description of every route", "core"},
     {DBP_GET, "/docs", h_docs, DBP_R_TEXT, 0, "Interactive API page", "core"},
     {DBP_GET, "/api/jobs", h_jobs_list, 0, 0, "Background jobs, newest first", "jobs"},
+    {DBP_GET, "/api/jobs/stream", h_jobs_stream, DBP_R_SSE, 0,
+     "Server-Sent Events: the job list whenever it changes", "jobs"},
     {DBP_GET, "/api/jobs/{id}", h_job_get, 0, 0, "One background job: status, progress, result",
      "jobs"},
     {DBP_DELETE, "/api/jobs/{id}", h_job_cancel, DBP_R_MUTATES, 0, "Cancel a background job",

@@ -787,3 +787,8 @@ const struct dbp_node_cfg *dbp_config_node(const struct dbp_config *cfg, const c
             return &cfg->nodes[i];
     return NULL;
 }
+
+const char *dbp_config_key_path(size_t i)
+{
+    return i < DBP_ARRAY_SIZE(keytab) ? keytab[i].path : NULL;
+}
