@@ -41,7 +41,8 @@ int dbp_buf_append(struct dbp_buf *b, const void *p, size_t n);
 int dbp_buf_puts(struct dbp_buf *b, const char *s);
 int dbp_buf_printf(struct dbp_buf *b, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
-int dbp_buf_vprintf(struct dbp_buf *b, const char *fmt, va_list ap);
+int dbp_buf_vprintf(struct dbp_buf *b, const char *fmt, va_list ap)
+    __attribute__((format(printf, 2, 0)));
 void dbp_buf_reset(struct dbp_buf *b);   /* len = 0, keep memory */
 void dbp_buf_release(struct dbp_buf *b); /* free memory, keep max */
 /* Hand the data to the caller (free() it); the buffer becomes empty. */

@@ -25,7 +25,8 @@ int dbp_log_level_from_name(const char *name)
     return -1;
 }
 
-static void vlog(int level, const char *module, const char *fmt, va_list ap)
+__attribute__((format(printf, 3, 0))) static void vlog(int level, const char *module,
+                                                    const char *fmt, va_list ap)
 {
     char line[2048];
     char ts[40];

@@ -1,0 +1,70 @@
+#!/usr/bin/env bash
+# The whole test suite, as CI runs it (README: "Test").
+#
+#   scripts/test.sh            install deps, build, start the lab, run ctest,
+#                              then the same suite under ASan+UBSan and the
+#                              threaded parts under TSan; stop what it started
+#   scripts/test.sh --quick    normal build only, no sanitizer passes
+#
+# Environment: DBP_TEST_NO_LAB=1 skips the lab (its tests then report
+# "skipped"), JOBS=N parallel build jobs.
+set -euo pipefail
+here=$(cd "$(dirname "$0")/.." && pwd)
+cd "$here"
+quick=0
+[ "${1:-}" = "--quick" ] && quick=1
+jobs=${JOBS:-$(nproc)}
+t0=$(date +%s)
+
+log() { printf '\n=== %s (%ss)\n' "$*" "$(( $(date +%s) - t0 ))"; }
+
+log "dependencies"
+scripts/install-deps.sh all
+
+build() { # dir extra-cmake-args...
+  local dir=$1; shift
+  cmake -S . -B "$dir" -DDBP_WERROR=ON "$@" > "$dir.cmake.log" 2>&1 || { cat "$dir.cmake.log"; exit 1; }
+  cmake --build "$dir" -j "$jobs" 2>&1 | grep -vE '^\[ *[0-9]+%\]|^(Scanning|Consolidate|Built target)' || true
+  [ "${PIPESTATUS[0]}" -eq 0 ] || exit 1
+}
+
+log "build (RelWithDebInfo, -Werror)"
+mkdir -p build
+build build
+
+started_lab=0
+cleanup() {
+  if [ "$started_lab" = 1 ]; then
+    log "stopping the lab"
+    scripts/lab.sh stop || true
+  fi
+}
+trap cleanup EXIT
+
+if [ "${DBP_TEST_NO_LAB:-0}" != 1 ] && [ -x scripts/lab.sh ]; then
+  log "starting the lab (3-node Galera + Prometheus)"
+  scripts/lab.sh start
+  started_lab=1
+  scripts/lab.sh status
+fi
+
+log "ctest: unit, integration, shell suites"
+(cd build && ctest --output-on-failure --timeout 900 -j1)
+
+if [ "$quick" = 0 ]; then
+  log "build with ASan+UBSan"
+  mkdir -p build-asan
+  build build-asan -DDBP_SANITIZE=address,undefined -DCMAKE_BUILD_TYPE=Debug
+  log "ctest under ASan+UBSan: unit + integration"
+  (cd build-asan && ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 \
+     UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
+     ctest --output-on-failure -L 'unit|integration' -j1)
+
+  log "build with TSan"
+  mkdir -p build-tsan
+  build build-tsan -DDBP_SANITIZE=thread -DCMAKE_BUILD_TYPE=Debug
+  log "ctest under TSan: the threaded parts"
+  (cd build-tsan && TSAN_OPTIONS="halt_on_error=1 suppressions=$here/tests/tsan.supp" \
+     ctest --output-on-failure -L 'unit|integration' -j1)
+fi
+log "all tests passed"
