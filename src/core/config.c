@@ -21,125 +21,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <yaml.h>
 
-/* ---- DOM ---------------------------------------------------------------- */
-
-enum ynode_type { Y_SCALAR, Y_SEQ, Y_MAP };
-
-struct ynode {
-    enum ynode_type type;
-    int line, col;
-    char *value;           /* scalar */
-    struct ynode **items;  /* seq: items; map: key,value,key,value... */
-    size_t nitems;
-};
-
-static void ynode_free(struct ynode *n)
-{
-    if (!n)
-        return;
-    for (size_t i = 0; i < n->nitems; i++)
-        ynode_free(n->items[i]);
-    free(n->items);
-    free(n->value);
-    free(n);
-}
-
-static void ynode_push(struct ynode *parent, struct ynode *child)
-{
-    parent->items = dbp_xrealloc(parent->items, (parent->nitems + 1) * sizeof(*parent->items));
-    parent->items[parent->nitems++] = child;
-}
-
-#define YAML_MAX_DEPTH 32
-#define YAML_MAX_NODES 100000
-
-static int ydom_parse(const char *name, const unsigned char *text, size_t len,
-                      struct ynode **root, struct dbp_err *err)
-{
-    yaml_parser_t p;
-    yaml_event_t ev;
-    struct ynode *stack[YAML_MAX_DEPTH];
-    int depth = 0;
-    size_t count = 0;
-    int rc = 0;
-    bool done = false;
-
-    *root = NULL;
-    if (!yaml_parser_initialize(&p))
-        return dbp_err_set(err, DBP_ENOMEM, "%s: cannot initialise the YAML parser", name);
-    yaml_parser_set_input_string(&p, text, len);
-
-    while (!done) {
-        if (!yaml_parser_parse(&p, &ev)) {
-            rc = dbp_err_set(err, DBP_EINVAL, "%s:%zu:%zu: %s", name, p.problem_mark.line + 1,
-                             p.problem_mark.column + 1, p.problem ? p.problem : "YAML error");
-            break;
-        }
-        struct ynode *n = NULL;
-        switch (ev.type) {
-        case YAML_STREAM_END_EVENT:
-            done = true;
-            break;
-        case YAML_ALIAS_EVENT:
-            rc = dbp_err_set(err, DBP_EINVAL, "%s:%zu:%zu: YAML aliases are not supported", name,
-                             ev.start_mark.line + 1, ev.start_mark.column + 1);
-            break;
-        case YAML_SCALAR_EVENT:
-        case YAML_SEQUENCE_START_EVENT:
-        case YAML_MAPPING_START_EVENT:
-            if (++count > YAML_MAX_NODES) {
-                rc = dbp_err_set(err, DBP_ETOOBIG, "%s: too many YAML nodes", name);
-                break;
-            }
-            n = dbp_xcalloc(1, sizeof(*n));
-            n->line = (int)ev.start_mark.line + 1;
-            n->col = (int)ev.start_mark.column + 1;
-            if (ev.type == YAML_SCALAR_EVENT) {
-                n->type = Y_SCALAR;
-                n->value = dbp_xstrndup((const char *)ev.data.scalar.value, ev.data.scalar.length);
-                /* An empty plain scalar (`key:`) means null; keep it "" */
-            } else {
-                n->type = ev.type == YAML_SEQUENCE_START_EVENT ? Y_SEQ : Y_MAP;
-            }
-            if (depth > 0)
-                ynode_push(stack[depth - 1], n);
-            else if (!*root)
-                *root = n;
-            else {
-                ynode_free(n);
-                rc = dbp_err_set(err, DBP_EINVAL, "%s: more than one YAML document", name);
-                break;
-            }
-            if (n->type != Y_SCALAR) {
-                if (depth >= YAML_MAX_DEPTH) {
-                    rc = dbp_err_set(err, DBP_EINVAL, "%s:%d:%d: nesting too deep", name, n->line,
-                                     n->col);
-                    break;
-                }
-                stack[depth++] = n;
-            }
-            break;
-        case YAML_SEQUENCE_END_EVENT:
-        case YAML_MAPPING_END_EVENT:
-            if (depth > 0)
-                depth--;
-            break;
-        default:
-            break;
-        }
-        yaml_event_delete(&ev);
-        if (rc)
-            break;
-    }
-    yaml_parser_delete(&p);
-    if (rc) {
-        ynode_free(*root);
-        *root = NULL;
-    }
-    return rc;
-}
+#include "dbp/ydom.h"
 
 /* ---- key table ---------------------------------------------------------- */
 
@@ -387,7 +270,7 @@ static bool valid_node_name(const char *s)
     return strcmp(s, ".") != 0 && strcmp(s, "..") != 0;
 }
 
-static int parse_nodes(struct dbp_config *cfg, const char *name, const struct ynode *seq,
+static int parse_nodes(struct dbp_config *cfg, const char *name, const struct dbp_ynode *seq,
                        struct dbp_err *err)
 {
     static const struct {
@@ -402,13 +285,13 @@ static int parse_nodes(struct dbp_config *cfg, const char *name, const struct yn
         {"zone", N(zone), false},     {"pod", N(pod), false},
 #undef N
     };
-    if (seq->type != Y_SEQ)
+    if (seq->type != DBP_Y_SEQ)
         return dbp_err_set(err, DBP_EINVAL, "%s:%d:%d: 'database.nodes' must be a list", name,
                            seq->line, seq->col);
     cfg->nnodes = 0;
     for (size_t i = 0; i < seq->nitems; i++) {
-        const struct ynode *m = seq->items[i];
-        if (m->type != Y_MAP)
+        const struct dbp_ynode *m = seq->items[i];
+        if (m->type != DBP_Y_MAP)
             return dbp_err_set(err, DBP_EINVAL, "%s:%d:%d: a node must be a mapping", name,
                                m->line, m->col);
         if (cfg->nnodes >= DBP_MAX_NODES)
@@ -417,15 +300,15 @@ static int parse_nodes(struct dbp_config *cfg, const char *name, const struct yn
         struct dbp_node_cfg *nd = &cfg->nodes[cfg->nnodes];
         memset(nd, 0, sizeof(*nd));
         for (size_t j = 0; j + 1 < m->nitems; j += 2) {
-            const struct ynode *kn = m->items[j], *vn = m->items[j + 1];
+            const struct dbp_ynode *kn = m->items[j], *vn = m->items[j + 1];
             size_t x;
             for (x = 0; x < DBP_ARRAY_SIZE(nk); x++)
-                if (kn->type == Y_SCALAR && strcmp(kn->value, nk[x].key) == 0)
+                if (kn->type == DBP_Y_SCALAR && strcmp(kn->value, nk[x].key) == 0)
                     break;
             if (x == DBP_ARRAY_SIZE(nk))
                 return dbp_err_set(err, DBP_EINVAL, "%s:%d:%d: unknown node key '%s'", name,
-                                   kn->line, kn->col, kn->type == Y_SCALAR ? kn->value : "?");
-            if (vn->type != Y_SCALAR)
+                                   kn->line, kn->col, kn->type == DBP_Y_SCALAR ? kn->value : "?");
+            if (vn->type != DBP_Y_SCALAR)
                 return dbp_err_set(err, DBP_EINVAL, "%s:%d:%d: node key '%s' must be a scalar",
                                    name, vn->line, vn->col, nk[x].key);
             if (nk[x].is_port) {
@@ -454,17 +337,17 @@ static int parse_nodes(struct dbp_config *cfg, const char *name, const struct yn
     return 0;
 }
 
-static int walk_map(struct dbp_config *cfg, const char *name, const struct ynode *map,
+static int walk_map(struct dbp_config *cfg, const char *name, const struct dbp_ynode *map,
                     const char *prefix, struct dbp_err *err)
 {
     char where[DBP_PATH_MAX + 32];
-    if (map->type != Y_MAP)
+    if (map->type != DBP_Y_MAP)
         return dbp_err_set(err, DBP_EINVAL, "%s:%d:%d: expected a mapping", name, map->line,
                            map->col);
     for (size_t i = 0; i + 1 < map->nitems; i += 2) {
-        const struct ynode *kn = map->items[i], *vn = map->items[i + 1];
+        const struct dbp_ynode *kn = map->items[i], *vn = map->items[i + 1];
         char path[128];
-        if (kn->type != Y_SCALAR)
+        if (kn->type != DBP_Y_SCALAR)
             return dbp_err_set(err, DBP_EINVAL, "%s:%d:%d: keys must be scalars", name, kn->line,
                                kn->col);
         if ((size_t)snprintf(path, sizeof(path), "%s%s%s", prefix, *prefix ? "." : "",
@@ -473,7 +356,7 @@ static int walk_map(struct dbp_config *cfg, const char *name, const struct ynode
         snprintf(where, sizeof(where), "%s:%d:%d", name, vn->line, vn->col);
         const struct key *k = key_find(path);
         if (!k) {
-            if (vn->type == Y_MAP && key_is_section(path)) {
+            if (vn->type == DBP_Y_MAP && key_is_section(path)) {
                 int rc = walk_map(cfg, name, vn, path, err);
                 if (rc)
                     return rc;
@@ -489,18 +372,18 @@ static int walk_map(struct dbp_config *cfg, const char *name, const struct ynode
             continue;
         }
         if (k->type == K_STRLIST) {
-            if (vn->type == Y_SCALAR) {
+            if (vn->type == DBP_Y_SCALAR) {
                 int rc = set_scalar(cfg, k, vn->value, where, err);
                 if (rc)
                     return rc;
                 continue;
             }
-            if (vn->type != Y_SEQ)
+            if (vn->type != DBP_Y_SEQ)
                 return dbp_err_set(err, DBP_EINVAL, "%s: '%s' must be a list", where, path);
             cfg->ncors = 0;
             for (size_t j = 0; j < vn->nitems; j++) {
-                const struct ynode *it = vn->items[j];
-                if (it->type != Y_SCALAR || strlen(it->value) >= DBP_HOST_MAX ||
+                const struct dbp_ynode *it = vn->items[j];
+                if (it->type != DBP_Y_SCALAR || strlen(it->value) >= DBP_HOST_MAX ||
                     cfg->ncors >= DBP_MAX_CORS)
                     return dbp_err_set(err, DBP_EINVAL,
                                        "%s:%d:%d: '%s' entries must be short strings (at most %d)",
@@ -509,7 +392,7 @@ static int walk_map(struct dbp_config *cfg, const char *name, const struct ynode
             }
             continue;
         }
-        if (vn->type != Y_SCALAR)
+        if (vn->type != DBP_Y_SCALAR)
             return dbp_err_set(err, DBP_EINVAL, "%s: '%s' must be a scalar", where, path);
         int rc = set_scalar(cfg, k, vn->value, where, err);
         if (rc)
@@ -533,13 +416,13 @@ void dbp_config_defaults(struct dbp_config *cfg)
 int dbp_config_parse(const char *name, const char *text, size_t len, struct dbp_config *cfg,
                      struct dbp_err *err)
 {
-    struct ynode *root = NULL;
-    int rc = ydom_parse(name, (const unsigned char *)text, len, &root, err);
+    struct dbp_ynode *root = NULL;
+    int rc = dbp_ydom_parse(name, (const unsigned char *)text, len, &root, err);
     if (rc)
         return rc;
-    if (root && !(root->type == Y_SCALAR && !*root->value))
+    if (root && !(root->type == DBP_Y_SCALAR && !*root->value))
         rc = walk_map(cfg, name, root, "", err);
-    ynode_free(root);
+    dbp_ynode_free(root);
     return rc;
 }
 
@@ -631,15 +514,15 @@ int dbp_config_finish(struct dbp_config *cfg, struct dbp_err *err)
         if (rc)
             return dbp_err_set(err, DBP_EINVAL, "cannot read database.nodes_file '%s': %s",
                                cfg->nodes_file, dbp_strerror(rc));
-        struct ynode *root = NULL;
-        rc = ydom_parse(cfg->nodes_file, (const unsigned char *)text, len, &root, err);
+        struct dbp_ynode *root = NULL;
+        rc = dbp_ydom_parse(cfg->nodes_file, (const unsigned char *)text, len, &root, err);
         free(text);
         if (rc)
             return rc;
         if (!root)
             return dbp_err_set(err, DBP_EINVAL, "%s: empty node list", cfg->nodes_file);
         rc = parse_nodes(cfg, cfg->nodes_file, root, err);
-        ynode_free(root);
+        dbp_ynode_free(root);
         if (rc)
             return rc;
     }
