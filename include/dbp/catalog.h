@@ -14,8 +14,7 @@
 #include <stddef.h>
 
 #include "dbp/err.h"
-
-enum dbp_metric_kind { DBP_GAUGE = 0, DBP_COUNTER = 1 };
+#include "dbp/series.h" /* enum dbp_metric_kind */
 
 enum dbp_host_source {
     DBP_HOST_PROC_CPU,       /* utime+stime of the node's process, seconds (counter) */
@@ -33,6 +32,11 @@ struct dbp_cat_metric {
     enum dbp_metric_kind kind;
     long stat_id;    /* OceanBase stat id, 0 when none */
     bool host;       /* computed by the collector, not from SQL */
+    bool kind_override; /* the catalog kind beats the query's kind column */
+    bool optional;   /* may be absent on some versions (reported missing, never 0) */
+    char **map_keys; /* value_map: text values mapped to numbers (case-insensitive) */
+    double *map_vals;
+    size_t nmap;
     enum dbp_host_source source;
     int index;       /* position in the catalog (stable feature order) */
 };
@@ -54,7 +58,9 @@ struct dbp_catalog {
     char *description;
     char *match_version;
     char *tenants_sql;   /* tenant id -> name, or NULL */
-    char *discovery_sql; /* node list (host, port), or NULL */
+    int tcol_id, tcol_name;
+    char *discovery_sql; /* node list, or NULL */
+    int dcol_host, dcol_port, dcol_rpc_port, dcol_zone, dcol_status;
     struct dbp_cat_query *queries;
     size_t nqueries;
     struct dbp_cat_metric *metrics; /* catalog order: SQL metrics, then host metrics */
@@ -70,6 +76,9 @@ int dbp_catalog_load(const char *dir, const char *name, struct dbp_catalog **out
 int dbp_catalog_parse(const char *file, const char *text, size_t len, struct dbp_catalog **out,
                       struct dbp_err *err);
 void dbp_catalog_free(struct dbp_catalog *c);
+
+/* Map a text value through m's value_map; false when there is no entry. */
+bool dbp_catalog_map_value(const struct dbp_cat_metric *m, const char *text, double *out);
 
 /* Metric by name (case-insensitive, surrounding blanks ignored) or NULL. */
 const struct dbp_cat_metric *dbp_catalog_find(const struct dbp_catalog *c, const char *name);

@@ -146,9 +146,11 @@ static bool valid_category(const char *c)
 static int parse_metric(const char *file, const struct dbp_ynode *m, struct dbp_cat_metric *mt,
                         bool host, struct dbp_err *err)
 {
-    static const char *const keys[] = {"name", "category", "kind", "unit", "stat_id", "help",
-                                       "source", "note", NULL};
-    char *kind = NULL, *sid = NULL, *source = NULL;
+    static const char *const keys[] = {"name",          "category", "kind",      "unit",
+                                       "stat_id",       "help",     "source",    "note",
+                                       "kind_override", "optional", "value_map", "value_type",
+                                       "original",      NULL};
+    char *kind = NULL, *sid = NULL, *source = NULL, *ovr = NULL, *opt = NULL;
     int rc;
     if (m->type != DBP_Y_MAP)
         return bad(err, file, m, "a metric must be a mapping");
@@ -160,8 +162,31 @@ static int parse_metric(const char *file, const struct dbp_ynode *m, struct dbp_
         (rc = scalar(file, m, "unit", false, &mt->unit, err)) ||
         (rc = scalar(file, m, "help", false, &mt->help, err)) ||
         (rc = scalar(file, m, "stat_id", false, &sid, err)) ||
-        (rc = scalar(file, m, "source", host, &source, err)))
+        (rc = scalar(file, m, "source", host, &source, err)) ||
+        (rc = scalar(file, m, "kind_override", false, &ovr, err)) ||
+        (rc = scalar(file, m, "optional", false, &opt, err)))
         goto out;
+    mt->kind_override = ovr && strcmp(ovr, "true") == 0;
+    mt->optional = opt && strcmp(opt, "true") == 0;
+    const struct dbp_ynode *vm = dbp_ymap_get(m, "value_map");
+    if (vm) {
+        if (vm->type != DBP_Y_MAP) {
+            rc = bad(err, file, vm, "value_map must be a mapping of text to numbers");
+            goto out;
+        }
+        size_t nm = vm->nitems / 2;
+        mt->map_keys = dbp_xcalloc(nm ? nm : 1, sizeof(char *));
+        mt->map_vals = dbp_xcalloc(nm ? nm : 1, sizeof(double));
+        for (size_t i = 0; i < nm; i++) {
+            const struct dbp_ynode *k = vm->items[2 * i], *v = vm->items[2 * i + 1];
+            if (k->type != DBP_Y_SCALAR || v->type != DBP_Y_SCALAR ||
+                dbp_parse_double(v->value, &mt->map_vals[mt->nmap])) {
+                rc = bad(err, file, v, "value_map values must be numbers");
+                goto out;
+            }
+            mt->map_keys[mt->nmap++] = dbp_xstrdup(k->value);
+        }
+    }
     if (!mt->unit)
         mt->unit = dbp_xstrdup("");
     if (!mt->help)
@@ -175,9 +200,9 @@ static int parse_metric(const char *file, const struct dbp_ynode *m, struct dbp_
         goto out;
     }
     if (strcmp(kind, "counter") == 0)
-        mt->kind = DBP_COUNTER;
+        mt->kind = DBP_METRIC_COUNTER;
     else if (strcmp(kind, "gauge") == 0)
-        mt->kind = DBP_GAUGE;
+        mt->kind = DBP_METRIC_GAUGE;
     else {
         rc = bad(err, file, dbp_ymap_get(m, "kind"), "kind must be counter or gauge");
         goto out;
@@ -214,6 +239,8 @@ out:
     free(kind);
     free(sid);
     free(source);
+    free(ovr);
+    free(opt);
     return rc;
 }
 
@@ -224,14 +251,39 @@ static int cmp_metric(const void *a, const void *b)
     return strcasecmp(x->name, y->name);
 }
 
+/* tenants / discovery: {sql, columns: {name: index...}}; cols[i] gets the
+ * index of colnames[i] (default defaults[i]). */
 static int parse_sql_block(const char *file, const struct dbp_ynode *root, const char *key,
-                           char **out, struct dbp_err *err)
+                           char **out, const char *const *colnames, int **cols,
+                           const int *defaults, struct dbp_err *err)
 {
+    static const char *const keys[] = {"sql", "columns", "description", NULL};
     const struct dbp_ynode *b = dbp_ymap_get(root, key);
+    for (int i = 0; colnames[i]; i++)
+        *cols[i] = defaults[i];
     if (!b)
         return 0;
     if (b->type != DBP_Y_MAP)
         return bad(err, file, b, "must be a mapping with 'sql'");
+    int rc = check_keys(file, b, keys, err);
+    if (rc)
+        return rc;
+    const struct dbp_ynode *cm = dbp_ymap_get(b, "columns");
+    if (cm) {
+        if (cm->type != DBP_Y_MAP)
+            return bad(err, file, cm, "'columns' must be a mapping");
+        for (size_t i = 0; i + 1 < cm->nitems; i += 2) {
+            const struct dbp_ynode *k = cm->items[i];
+            int j;
+            for (j = 0; colnames[j]; j++)
+                if (k->type == DBP_Y_SCALAR && strcmp(k->value, colnames[j]) == 0)
+                    break;
+            if (!colnames[j])
+                return bad(err, file, k, "unknown column name");
+            if ((rc = column(file, cm, colnames[j], cols[j], err)))
+                return rc;
+        }
+    }
     return scalar(file, b, "sql", true, out, err);
 }
 
@@ -253,8 +305,15 @@ int dbp_catalog_parse(const char *file, const char *text, size_t len, struct dbp
         (rc = scalar(file, root, "name", true, &c->name, err)) ||
         (rc = scalar(file, root, "description", false, &c->description, err)) ||
         (rc = scalar(file, root, "match_version", false, &c->match_version, err)) ||
-        (rc = parse_sql_block(file, root, "tenants", &c->tenants_sql, err)) ||
-        (rc = parse_sql_block(file, root, "discovery", &c->discovery_sql, err)))
+        (rc = parse_sql_block(file, root, "tenants", &c->tenants_sql,
+                              (const char *const[]){"id", "name", NULL},
+                              (int *[]){&c->tcol_id, &c->tcol_name}, (const int[]){0, 1}, err)) ||
+        (rc = parse_sql_block(file, root, "discovery", &c->discovery_sql,
+                              (const char *const[]){"host", "port", "rpc_port", "zone", "status",
+                                                    NULL},
+                              (int *[]){&c->dcol_host, &c->dcol_port, &c->dcol_rpc_port,
+                                        &c->dcol_zone, &c->dcol_status},
+                              (const int[]){0, 1, -1, -1, -1}, err)))
         goto out;
 
     const struct dbp_ynode *qs = dbp_ymap_get(root, "queries");
@@ -355,6 +414,10 @@ void dbp_catalog_free(struct dbp_catalog *c)
         free(m->category);
         free(m->unit);
         free(m->help);
+        for (size_t k = 0; k < m->nmap; k++)
+            free(m->map_keys[k]);
+        free(m->map_keys);
+        free(m->map_vals);
     }
     free(c->queries);
     free(c->metrics);
@@ -415,4 +478,14 @@ const char *dbp_catalog_category(const struct dbp_catalog *c, size_t k)
             return c->metrics[i].category;
     }
     return NULL;
+}
+
+bool dbp_catalog_map_value(const struct dbp_cat_metric *m, const char *text, double *out)
+{
+    for (size_t i = 0; i < m->nmap; i++)
+        if (strcasecmp(m->map_keys[i], text) == 0) {
+            *out = m->map_vals[i];
+            return true;
+        }
+    return false;
 }
