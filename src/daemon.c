@@ -8,6 +8,8 @@
 #define _GNU_SOURCE
 #include "dbp/daemon.h"
 #include "dbp/app.h"
+#include "dbp/catalog.h"
+#include "dbp/collector.h"
 #include "dbp/config.h"
 #include "dbp/jobs.h"
 #include "dbp/log.h"
@@ -62,6 +64,25 @@ int dbp_daemon_start(const char *version, struct dbp_daemon **out, struct dbp_er
         goto out;
     }
 
+    /* --- collector (issue: metrics pipeline) --- */
+    if (cfg->nnodes > 0 || cfg->discover) {
+        struct dbp_catalog *cat = NULL;
+        rc = dbp_catalog_load(cfg->catalog_dir, cfg->catalog, &cat, err);
+        if (rc)
+            goto out;
+        rc = dbp_collector_new(cfg, cat, &d->app.collector, err);
+        if (rc)
+            goto out;
+        rc = dbp_collector_start(d->app.collector, cfg->collector_autostart, err);
+        if (rc)
+            goto out;
+        dbp_app_add_exporter(&d->app, dbp_collector_render_prom, d->app.collector);
+        dbp_app_add_service(&d->app, "collector", dbp_collector_state, d->app.collector);
+    } else {
+        DBP_WARN("main", "no database nodes configured: the collector is off");
+    }
+    /* --- end collector --- */
+
     struct dbp_server_opts so = {
         .listen = cfg->listen,
         .port = cfg->port,
@@ -88,9 +109,11 @@ void dbp_daemon_stop(struct dbp_daemon *d)
         return;
     if (d->app.http)
         dbp_server_stop(d->app.http, 10000);
+    dbp_collector_stop(d->app.collector);
     if (d->app.jobs)
         dbp_jobs_stop(d->app.jobs);
     dbp_server_free(d->app.http);
+    dbp_collector_free(d->app.collector);
     dbp_jobs_free(d->app.jobs);
     dbp_router_free(d->router);
     free(d);
@@ -105,6 +128,8 @@ void dbp_daemon_reload(struct dbp_daemon *d, struct dbp_config *ncfg)
     dbp_log_set_level(dbp_log_level_from_name(ncfg->log_level));
     dbp_server_set_security(d->app.http, ncfg->token, (const char(*)[256])ncfg->cors,
                             ncfg->ncors);
+    if (d->app.collector)
+        dbp_collector_reload(d->app.collector, ncfg);
     dbp_config_unref(old);
     dbp_config_publish(ncfg);
     DBP_INFO("main", "configuration reloaded from %s", ncfg->path[0] ? ncfg->path : "defaults");

@@ -12,6 +12,7 @@ int dbp_app_routes(const struct dbp_route *const **t, const size_t **c)
     int n = 0;
 
     tables[n] = dbp_api_core_routes, counts[n++] = dbp_api_core_nroutes;
+    tables[n] = dbp_api_metrics_routes, counts[n++] = dbp_api_metrics_nroutes;
 
     *t = tables;
     *c = counts;
