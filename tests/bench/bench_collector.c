@@ -4,7 +4,9 @@
  * series store (rate + Welford + ring + locking), then the readers a
  * dashboard and Prometheus hit: GET /api/metrics JSON and /metrics text.
  *
- *   bench_collector [cycles]   prints one line per cluster size
+ *   bench_collector [cycles]              one line per cluster size (3, 30, 300)
+ *   bench_collector --rss DIR NAME NODES  fill NODES x the real catalog NAME
+ *                                         for 720 cycles, print the RSS growth
  */
 #define _GNU_SOURCE
 #include "dbp/catalog.h"
@@ -60,9 +62,49 @@ static struct dbp_catalog *catalog(void)
     return c;
 }
 
+static int rss_mode(const char *dir, const char *name, int nodes)
+{
+    struct dbp_catalog *cat = NULL;
+    struct dbp_err err = {0};
+    if (dbp_catalog_load(dir, name, &cat, &err)) {
+        fprintf(stderr, "%s\n", err.msg);
+        return 1;
+    }
+    int nm = (int)cat->nmetrics;
+    struct dbp_config *cfg = dbp_xcalloc(1, sizeof(*cfg));
+    dbp_config_defaults(cfg);
+    cfg->nnodes = nodes;
+    for (int i = 0; i < nodes; i++) {
+        snprintf(cfg->nodes[i].name, sizeof(cfg->nodes[i].name), "node%d", i + 1);
+        dbp_strlcpy(cfg->nodes[i].host, "127.0.0.1", sizeof(cfg->nodes[i].host));
+        cfg->nodes[i].port = 3306;
+    }
+    long rss0 = rss_kb();
+    struct dbp_collector *c = NULL;
+    if (dbp_collector_new(cfg, cat, &c, &err)) {
+        fprintf(stderr, "%s\n", err.msg);
+        return 1;
+    }
+    double t = 1e9;
+    for (int k = 0; k < 721; k++) {
+        t += 5;
+        for (int i = 0; i < nodes; i++)
+            for (int m = 0; m < nm; m++)
+                dbp_collector_ingest(c, i, NULL, m, t, 1e6 + (double)k * (10 + m) + (double)(rand() % 5));
+    }
+    printf("store: %d nodes x %d metrics (catalog %s) x 720 points: RSS +%.1f MB\n", nodes, nm,
+           name, (double)(rss_kb() - rss0) / 1024.0);
+    printf("process RSS: %.1f MB\n", (double)rss_kb() / 1024.0);
+    dbp_collector_free(c);
+    free(cfg);
+    return 0;
+}
+
 int main(int argc, char **argv)
 {
-    int cycles = argc > 1 ? atoi(argv[1]) : 120; /* NOLINT: bench argument */
+    if (argc == 5 && strcmp(argv[1], "--rss") == 0)
+        return rss_mode(argv[2], argv[3], (int)strtol(argv[4], NULL, 10));
+    int cycles = argc > 1 ? (int)strtol(argv[1], NULL, 10) : 120;
     static const int sizes[] = {3, 30, 300};
     printf("%-8s %-8s %14s %14s %14s %16s %12s\n", "nodes", "series", "cycle_cpu_ms",
            "ns_per_sample", "api_json_ms", "prom_text_ms", "rss_MB");
