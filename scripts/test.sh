@@ -46,6 +46,12 @@ if [ "${DBP_TEST_NO_LAB:-0}" != 1 ] && [ -x scripts/lab.sh ]; then
   scripts/lab.sh start
   started_lab=1
   scripts/lab.sh status
+  # Shell suites that need one MariaDB (catalog SQL on the OceanBase test
+  # double, the TPC-C/TPC-H Lua scripts) use the lab's node 1.
+  # shellcheck disable=SC1091
+  . .lab/lab.env
+  export DBP_TEST_MYSQL_HOST=$LAB_NODE1_HOST DBP_TEST_MYSQL_PORT=$LAB_NODE1_PORT
+  export DBP_TEST_MYSQL_USER=dbpecker DBP_TEST_MYSQL_PASSWORD_FILE=$here/.lab/secrets/dbpecker.password
 fi
 
 log "ctest: unit, integration, shell suites"
