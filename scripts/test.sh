@@ -52,6 +52,9 @@ if [ "${DBP_TEST_NO_LAB:-0}" != 1 ] && [ -x scripts/lab.sh ]; then
   . .lab/lab.env
   export DBP_TEST_MYSQL_HOST=$LAB_NODE1_HOST DBP_TEST_MYSQL_PORT=$LAB_NODE1_PORT
   export DBP_TEST_MYSQL_USER=dbpecker DBP_TEST_MYSQL_PASSWORD_FILE=$here/.lab/secrets/dbpecker.password
+  export DBP_TEST_MYSQL_DB=dbp_test
+  mariadb --defaults-extra-file="$here/.lab/secrets/client.cnf" -h "$LAB_NODE1_HOST" -P "$LAB_NODE1_PORT" \
+    -e 'CREATE DATABASE IF NOT EXISTS dbp_test'
 fi
 
 log "ctest: unit, integration, shell suites"
