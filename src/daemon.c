@@ -14,6 +14,7 @@
 #include "dbp/jobs.h"
 #include "dbp/log.h"
 #include "dbp/util.h"
+#include "dbp/workload.h"
 
 #include <mysql.h>
 #include <stdlib.h>
@@ -83,6 +84,15 @@ int dbp_daemon_start(const char *version, struct dbp_daemon **out, struct dbp_er
     }
     /* --- end collector --- */
 
+    /* --- workloads (issue: workloads) --- */
+    d->app.workloads = dbp_workloads_new(d->app.jobs);
+    rc = dbp_workloads_start(d->app.workloads, err);
+    if (rc)
+        goto out;
+    dbp_app_add_exporter(&d->app, dbp_workloads_render_metrics, d->app.workloads);
+    dbp_app_add_service(&d->app, "workloads", dbp_workloads_health, d->app.workloads);
+    /* --- end workloads --- */
+
     struct dbp_server_opts so = {
         .listen = cfg->listen,
         .port = cfg->port,
@@ -109,12 +119,16 @@ void dbp_daemon_stop(struct dbp_daemon *d)
         return;
     if (d->app.http)
         dbp_server_stop(d->app.http, 10000);
+    /* workloads: children stopped before the jobs waiting on them; freed
+     * after the job queue, which may still release a prepare job's state. */
+    dbp_workloads_stop(d->app.workloads);
     dbp_collector_stop(d->app.collector);
     if (d->app.jobs)
         dbp_jobs_stop(d->app.jobs);
     dbp_server_free(d->app.http);
     dbp_collector_free(d->app.collector);
     dbp_jobs_free(d->app.jobs);
+    dbp_workloads_free(d->app.workloads);
     dbp_router_free(d->router);
     free(d);
 }

@@ -247,7 +247,7 @@ function M.standard_line(stat, extra_reconnects)
 end
 
 function M.out(line)
-   io.stdout:write(line, "\n")
+   io.stdout:write(line .. "\n")
    io.stdout:flush()
 end
 

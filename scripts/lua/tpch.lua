@@ -59,7 +59,7 @@ end
 local function sleep(sec) ffi.C.usleep(floor(sec * 1e6)) end
 
 local function out(line)
-   io.stdout:write(line, "\n")
+   io.stdout:write(line .. "\n")
    io.stdout:flush()
 end
 

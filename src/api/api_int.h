@@ -8,6 +8,8 @@ extern const struct dbp_route dbp_api_core_routes[];
 extern const size_t dbp_api_core_nroutes;
 extern const struct dbp_route dbp_api_metrics_routes[];
 extern const size_t dbp_api_metrics_nroutes;
+extern const struct dbp_route dbp_api_workload_routes[];
+extern const size_t dbp_api_workload_nroutes;
 
 /* OpenAPI document for the given router (caller owns). */
 cJSON *dbp_openapi_build(const struct dbp_router *r, const char *version);
