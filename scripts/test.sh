@@ -43,17 +43,24 @@ trap cleanup EXIT
 
 if [ "${DBP_TEST_NO_LAB:-0}" != 1 ] && [ -x scripts/lab.sh ]; then
   log "starting the lab (3-node Galera + Prometheus)"
+  # Stop at the end only what this run started: a lab that was already up
+  # (a developer's) stays up.
+  if scripts/lab.sh status >/dev/null 2>&1; then
+    echo "the lab is already running: it will be left running"
+  else
+    started_lab=1
+  fi
   scripts/lab.sh start
-  started_lab=1
   scripts/lab.sh status
   # Shell suites that need one MariaDB (catalog SQL on the OceanBase test
   # double, the TPC-C/TPC-H Lua scripts) use the lab's node 1.
   # shellcheck disable=SC1091
-  . .lab/lab.env
+  lab=${DBPECKER_LAB_DIR:-$here/.lab}
+  . "$lab/lab.env"
   export DBP_TEST_MYSQL_HOST=$LAB_NODE1_HOST DBP_TEST_MYSQL_PORT=$LAB_NODE1_PORT
-  export DBP_TEST_MYSQL_USER=dbpecker DBP_TEST_MYSQL_PASSWORD_FILE=$here/.lab/secrets/dbpecker.password
+  export DBP_TEST_MYSQL_USER=dbpecker DBP_TEST_MYSQL_PASSWORD_FILE=$lab/secrets/dbpecker.password
   export DBP_TEST_MYSQL_DB=dbp_test
-  mariadb --defaults-extra-file="$here/.lab/secrets/client.cnf" -h "$LAB_NODE1_HOST" -P "$LAB_NODE1_PORT" \
+  mariadb --defaults-extra-file="$lab/secrets/client.cnf" -h "$LAB_NODE1_HOST" -P "$LAB_NODE1_PORT" \
     -e 'CREATE DATABASE IF NOT EXISTS dbp_test'
 fi
 
