@@ -156,6 +156,8 @@ static struct tenant *tenant_by_name(struct node *n, const char *name)
 
 static void node_down(struct dbp_collector *c, struct node *n, const char *why, double now)
 {
+    /* Readers (API, /metrics) look at the node's fields under the lock. */
+    pthread_mutex_lock(&c->lock);
     bool was_up = n->state != N_DOWN;
     n->state = N_DOWN;
     n->fails++;
@@ -167,26 +169,27 @@ static void node_down(struct dbp_collector *c, struct node *n, const char *why, 
     if (n->backoff > MAX_BACKOFF_S)
         n->backoff = MAX_BACKOFF_S;
     n->next_try = now + n->backoff;
-    dbp_complain(&n->complain, DBP_LOG_WARN, "collector", "node %s down: %s (retry in %.0f s)",
-                 n->cfg.name, why, n->backoff);
-    if (was_up) {
-        pthread_mutex_lock(&c->lock);
+    double backoff = n->backoff;
+    if (was_up)
         for (int t = 0; t < n->ntenants; t++)
             for (int m = 0; m < c->nmetrics; m++)
                 if (n->tenants[t].inited[m])
                     dbp_series_mark_gap(&n->tenants[t].series[m]);
-        pthread_mutex_unlock(&c->lock);
-    }
+    pthread_mutex_unlock(&c->lock);
+    dbp_complain(&n->complain, DBP_LOG_WARN, "collector", "node %s down: %s (retry in %.0f s)",
+                 n->cfg.name, why, backoff);
 }
 
-static void node_up(struct node *n, double now)
+static void node_up(struct dbp_collector *c, struct node *n, double now)
 {
     if (n->state == N_DOWN)
         dbp_complain_clear(&n->complain, "collector", n->cfg.name);
+    pthread_mutex_lock(&c->lock);
     n->state = N_UP;
     n->fails = 0;
     n->backoff = 0;
     n->last_ok = now;
+    pthread_mutex_unlock(&c->lock);
 }
 
 static bool parse_value(const char *s, double *out)
@@ -574,7 +577,9 @@ void dbp_collector_cycle(struct dbp_collector *c)
             node_down(c, n, err.msg, ts);
             continue;
         }
+        pthread_mutex_lock(&c->lock);
         dbp_strlcpy(n->version, dbp_db_version(n->db), sizeof(n->version));
+        pthread_mutex_unlock(&c->lock);
         /* Rates divide by the time between two reads of this node, so
          * stamp the read itself, not the cycle start. */
         n->sample_ts = dbp_wall_s();
@@ -589,9 +594,11 @@ void dbp_collector_cycle(struct dbp_collector *c)
                 failed = true;
             }
         }
+        pthread_mutex_lock(&c->lock);
         n->query_s = (double)(dbp_now_ns() - q0) / 1e9;
+        pthread_mutex_unlock(&c->lock);
         if (!failed) {
-            node_up(n, ts);
+            node_up(c, n, ts);
             if (c->cat->tenants_sql && (c->cycles % 60) == 0 && i == 0)
                 refresh_tenant_names(c, n->db);
         } else {
@@ -620,7 +627,7 @@ void dbp_collector_cycle(struct dbp_collector *c)
             for (int i = 0; i < c->nnodes; i++) {
                 struct node *n = &c->nodes[i];
                 if (n->ok_this_cycle)
-                    node_up(n, ts);
+                    node_up(c, n, ts);
                 else
                     node_down(c, n, "no rows for this node in the cluster views", ts);
             }
@@ -905,8 +912,8 @@ static double round_to(double v, double scale)
     return round(v * scale) / scale;
 }
 
-static cJSON *point_json(const struct dbp_cat_metric *m, const struct dbp_sample *s,
-                         int min_history, size_t len)
+static cJSON *point_json(const struct dbp_cat_metric *m, enum dbp_metric_kind kind,
+                         const struct dbp_sample *s, int min_history, size_t len)
 {
     char ts[40];
     cJSON *p = cJSON_CreateObject();
@@ -917,12 +924,11 @@ static cJSON *point_json(const struct dbp_cat_metric *m, const struct dbp_sample
     else
         cJSON_AddNullToObject(p, "value");
     cJSON_AddNumberToObject(p, "raw", s->raw);
-    if (m->kind == DBP_METRIC_COUNTER && s->valid)
+    if (kind == DBP_METRIC_COUNTER && s->valid)
         cJSON_AddNumberToObject(p, "delta", s->delta);
-    cJSON_AddStringToObject(p, "kind", m->kind == DBP_METRIC_COUNTER ? "counter" : "gauge");
-    cJSON_AddStringToObject(p, "unit", m->kind == DBP_METRIC_COUNTER && *m->unit
-                                           ? m->unit /* per second, see catalog */
-                                           : m->unit);
+    /* The series' kind: VALUE_TYPE may have decided it, not the catalog. */
+    cJSON_AddStringToObject(p, "kind", kind == DBP_METRIC_COUNTER ? "counter" : "gauge");
+    cJSON_AddStringToObject(p, "unit", m->unit);
     if (s->has_stats && (int)len >= min_history) {
         cJSON_AddNumberToObject(p, "z_score", round_to(s->z, 100));
         cJSON_AddNumberToObject(p, "pct_change", round_to(s->pct, 10000));
@@ -955,7 +961,7 @@ cJSON *dbp_collector_latest_json(struct dbp_collector *c, const char *tenant, in
             if (!cat)
                 cat = cJSON_AddObjectToObject(nj, cm->category);
             cJSON_AddItemToObject(cat, cm->name,
-                                  point_json(cm, &s, c->params.min_history,
+                                  point_json(cm, t->series[m].kind, &s, c->params.min_history,
                                              dbp_series_len(&t->series[m])));
             tot++;
             if (s.has_stats && s.fluctuation)
@@ -1249,7 +1255,7 @@ int dbp_collector_render_prom(void *collector, struct dbp_buf *b)
                             continue;
                         v = s.value;
                     } else if (f == 1) {
-                        if (cm->kind != DBP_METRIC_COUNTER)
+                        if (tn->series[m].kind != DBP_METRIC_COUNTER)
                             continue;
                         v = s.raw;
                     } else {
