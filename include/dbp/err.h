@@ -14,26 +14,28 @@
 
 #include <stddef.h>
 
+/* Values start at -1001 so they never collide with -errno, which system
+ * failures return directly (-ENOENT, -EACCES ...). */
 enum dbp_errc {
     DBP_OK = 0,
-    DBP_EINVAL = -1,     /* malformed input (400) */
-    DBP_ESCHEMA = -2,    /* well-formed but a field is wrong (422) */
-    DBP_ENOMEM = -3,     /* allocation failed */
-    DBP_ENOTFOUND = -4,  /* unknown id / node / route (404) */
-    DBP_EBUSY = -5,      /* conflicting state (409) */
-    DBP_ETOOBIG = -6,    /* a bound was exceeded (413) */
-    DBP_EDB = -7,        /* database error (502) */
-    DBP_ESPAWN = -8,     /* could not start a child process (500) */
-    DBP_ETIMEOUT = -9,   /* deadline passed (504) */
-    DBP_EXGB = -10,      /* XGBoost error (500) */
-    DBP_EUPSTREAM = -11, /* a dependency answered badly (502) */
-    DBP_EUNAVAIL = -12,  /* a dependency or tool is not available (503) */
-    DBP_EAUTH = -13,     /* missing or wrong bearer token (401) */
-    DBP_EIO = -14,       /* file system error (500) */
-    DBP_EMETHOD = -15,   /* wrong method for a known path (405) */
-    DBP_EMEDIA = -16,    /* unsupported content type (415) */
-    DBP_EINTERNAL = -17, /* a bug (500) */
-    DBP_EFORBIDDEN = -18 /* refused by policy (403) */
+    DBP_EINVAL = -1001,     /* malformed input (400) */
+    DBP_ESCHEMA = -1002,    /* well-formed but a field is wrong (422) */
+    DBP_ENOMEM = -1003,     /* allocation failed */
+    DBP_ENOTFOUND = -1004,  /* unknown id / node / route (404) */
+    DBP_EBUSY = -1005,      /* conflicting state (409) */
+    DBP_ETOOBIG = -1006,    /* a bound was exceeded (413) */
+    DBP_EDB = -1007,        /* database error (502) */
+    DBP_ESPAWN = -1008,     /* could not start a child process (500) */
+    DBP_ETIMEOUT = -1009,   /* deadline passed (504) */
+    DBP_EXGB = -1010,      /* XGBoost error (500) */
+    DBP_EUPSTREAM = -1011, /* a dependency answered badly (502) */
+    DBP_EUNAVAIL = -1012,  /* a dependency or tool is not available (503) */
+    DBP_EAUTH = -1013,     /* missing or wrong bearer token (401) */
+    DBP_EIO = -1014,       /* file system error (500) */
+    DBP_EMETHOD = -1015,   /* wrong method for a known path (405) */
+    DBP_EMEDIA = -1016,    /* unsupported content type (415) */
+    DBP_EINTERNAL = -1017, /* a bug (500) */
+    DBP_EFORBIDDEN = -1018 /* refused by policy (403) */
 };
 
 #define DBP_ERR_MSG_MAX 256
