@@ -7,12 +7,14 @@
  */
 #define _GNU_SOURCE
 #include "dbp/daemon.h"
+#include "dbp/anomaly.h"
 #include "dbp/app.h"
 #include "dbp/catalog.h"
 #include "dbp/collector.h"
 #include "dbp/config.h"
 #include "dbp/jobs.h"
 #include "dbp/log.h"
+#include "dbp/ml.h"
 #include "dbp/util.h"
 #include "dbp/workload.h"
 
@@ -84,6 +86,26 @@ int dbp_daemon_start(const char *version, struct dbp_daemon **out, struct dbp_er
     }
     /* --- end collector --- */
 
+    /* --- fault registry (issue: fault injection): loads the journal; its
+     * worker reverts what a crashed run left before applying anything new --- */
+    rc = dbp_anomalies_new(cfg, d->app.collector, &d->app.anomalies, err);
+    if (rc)
+        goto out;
+    rc = dbp_anomalies_start(d->app.anomalies, err);
+    if (rc)
+        goto out;
+    dbp_app_add_exporter(&d->app, dbp_anomalies_render_prom, d->app.anomalies);
+    dbp_app_add_service(&d->app, "anomaly", dbp_anomalies_state, d->app.anomalies);
+    /* --- end fault registry --- */
+
+    /* --- diagnosis (issue: diagnosis); after the collector it reads --- */
+    rc = dbp_ml_new(cfg, d->app.collector, d->app.jobs, &d->app.ml, err);
+    if (rc || (rc = dbp_ml_start(d->app.ml, err)))
+        goto out;
+    dbp_app_add_exporter(&d->app, dbp_ml_render_prom, d->app.ml);
+    dbp_app_add_service(&d->app, "diagnosis", dbp_ml_state, d->app.ml);
+    /* --- end diagnosis --- */
+
     /* --- workloads (issue: workloads) --- */
     d->app.workloads = dbp_workloads_new(d->app.jobs);
     rc = dbp_workloads_start(d->app.workloads, err);
@@ -119,6 +141,12 @@ void dbp_daemon_stop(struct dbp_daemon *d)
         return;
     if (d->app.http)
         dbp_server_stop(d->app.http, 10000);
+    /* --- fault registry: revert every fault while the rest still runs --- */
+    dbp_anomalies_stop(d->app.anomalies);
+    /* --- end fault registry --- */
+    /* diagnosis: its thread stops before the collector it reads; freed after
+     * the job queue, which may still be running a training on it */
+    dbp_ml_stop(d->app.ml);
     /* workloads: children stopped before the jobs waiting on them; freed
      * after the job queue, which may still release a prepare job's state. */
     dbp_workloads_stop(d->app.workloads);
@@ -126,8 +154,10 @@ void dbp_daemon_stop(struct dbp_daemon *d)
     if (d->app.jobs)
         dbp_jobs_stop(d->app.jobs);
     dbp_server_free(d->app.http);
+    dbp_anomalies_free(d->app.anomalies);
     dbp_collector_free(d->app.collector);
     dbp_jobs_free(d->app.jobs);
+    dbp_ml_free(d->app.ml);
     dbp_workloads_free(d->app.workloads);
     dbp_router_free(d->router);
     free(d);
@@ -144,6 +174,8 @@ void dbp_daemon_reload(struct dbp_daemon *d, struct dbp_config *ncfg)
                             ncfg->ncors);
     if (d->app.collector)
         dbp_collector_reload(d->app.collector, ncfg);
+    if (d->app.ml)
+        dbp_ml_reload(d->app.ml, ncfg);
     dbp_config_unref(old);
     dbp_config_publish(ncfg);
     DBP_INFO("main", "configuration reloaded from %s", ncfg->path[0] ? ncfg->path : "defaults");

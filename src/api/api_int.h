@@ -8,6 +8,10 @@ extern const struct dbp_route dbp_api_core_routes[];
 extern const size_t dbp_api_core_nroutes;
 extern const struct dbp_route dbp_api_metrics_routes[];
 extern const size_t dbp_api_metrics_nroutes;
+extern const struct dbp_route dbp_api_anomaly_routes[];
+extern const size_t dbp_api_anomaly_nroutes;
+extern const struct dbp_route dbp_api_models_routes[];
+extern const size_t dbp_api_models_nroutes;
 extern const struct dbp_route dbp_api_workload_routes[];
 extern const size_t dbp_api_workload_nroutes;
 

@@ -13,6 +13,8 @@ int dbp_app_routes(const struct dbp_route *const **t, const size_t **c)
 
     tables[n] = dbp_api_core_routes, counts[n++] = dbp_api_core_nroutes;
     tables[n] = dbp_api_metrics_routes, counts[n++] = dbp_api_metrics_nroutes;
+    tables[n] = dbp_api_anomaly_routes, counts[n++] = dbp_api_anomaly_nroutes;
+    tables[n] = dbp_api_models_routes, counts[n++] = dbp_api_models_nroutes;
     tables[n] = dbp_api_workload_routes, counts[n++] = dbp_api_workload_nroutes;
 
     *t = tables;
