@@ -24,8 +24,11 @@ scripts/install-deps.sh all
 build() { # dir extra-cmake-args...
   local dir=$1; shift
   cmake -S . -B "$dir" -DDBP_WERROR=ON "$@" > "$dir.cmake.log" 2>&1 || { cat "$dir.cmake.log"; exit 1; }
-  cmake --build "$dir" -j "$jobs" 2>&1 | grep -vE '^\[ *[0-9]+%\]|^(Scanning|Consolidate|Built target)' || true
-  [ "${PIPESTATUS[0]}" -eq 0 ] || exit 1
+  # PIPESTATUS must be read before anything else runs (`|| true` resets it).
+  local st
+  cmake --build "$dir" -j "$jobs" > "$dir.build.log" 2>&1 && st=0 || st=$?
+  grep -vE '^\[ *[0-9]+%\]|^(Scanning|Consolidate|Built target)' "$dir.build.log" || true
+  [ "$st" -eq 0 ] || { echo "build in $dir failed"; exit 1; }
 }
 
 log "build (RelWithDebInfo, -Werror)"

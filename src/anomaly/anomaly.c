@@ -859,9 +859,11 @@ static void do_revert(struct dbp_anomalies *a, struct inj *j)
             p->st = PST_REVERT_FAILED;
             dbp_strlcpy(p->error, e.msg[0] ? e.msg : dbp_strerror(rc), sizeof(p->error));
             count(a, p, R_REVERT_FAILED);
-            if (!first_err[0])
+            /* Messages are bounded on purpose: a long one is cut. */
+            if (!first_err[0] &&
                 snprintf(first_err, sizeof(first_err), "revert of %s on %s failed: %s", p->type,
-                         p->node, p->error);
+                         p->node, p->error) >= (int)sizeof(first_err))
+                first_err[sizeof(first_err) - 1] = '\0';
             all = false;
             DBP_ERROR(MOD, "cannot revert %s on %s (injection %s): %s", p->type, p->node, j->id,
                       p->error);
@@ -972,8 +974,10 @@ static void do_apply(struct dbp_anomalies *a, struct inj *j)
         return;
     }
     j->err_code = e.code ? e.code : DBP_EINTERNAL;
-    snprintf(j->error, sizeof(j->error), "%s on %.64s: %.180s", j->parts[failed].type,
-             j->parts[failed].node, e.msg[0] ? e.msg : dbp_strerror(j->err_code));
+    if (snprintf(j->error, sizeof(j->error), "%s on %.64s: %.180s", j->parts[failed].type,
+                 j->parts[failed].node, e.msg[0] ? e.msg : dbp_strerror(j->err_code)) >=
+        (int)sizeof(j->error))
+        j->error[sizeof(j->error) - 1] = '\0'; /* cut on purpose */
     if (needs_revert(j)) {
         do_revert(a, j); /* ends "failed" (err_code is set), or retries */
         return;
