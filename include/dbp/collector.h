@@ -53,6 +53,29 @@ const struct dbp_catalog *dbp_collector_catalog(const struct dbp_collector *c);
  */
 int dbp_collector_ingest(struct dbp_collector *c, int node, const char *tenant, int metric,
                          double ts, double raw);
+/* End a synthetic cycle: the listener (if any) receives what was ingested. */
+void dbp_collector_ingest_commit(struct dbp_collector *c, double ts);
+
+/*
+ * One published cycle as the listener sees it: the processed value (rate
+ * per second for counters, the value for gauges; NaN = not read or no rate
+ * yet) of every catalog metric of every node's default tenant.  Everything
+ * is borrowed for the duration of the call.
+ */
+struct dbp_cycle {
+    double ts;                   /* cycle start, wall seconds */
+    int nnodes;
+    const char (*names)[64];     /* node names, configuration order */
+    const double *node_ts;       /* per node: when its values were read (NaN = not read) */
+    int nmetrics;                /* catalog order */
+    const double *vals;          /* node * nmetrics + metric */
+};
+/* Called on the collector thread after each cycle, without the collector's
+ * lock held; it must be quick (copy and return). */
+typedef void (*dbp_cycle_listener_fn)(void *cls, const struct dbp_cycle *cy);
+/* Install (fn) or remove (NULL) the single listener.  Removing waits for a
+ * call in flight to return, so cls may be freed afterwards. */
+void dbp_collector_set_listener(struct dbp_collector *c, dbp_cycle_listener_fn fn, void *cls);
 
 /* ---- readers (thread-safe, copy out) ------------------------------------ */
 

@@ -104,6 +104,17 @@ struct dbp_collector {
     unsigned long cycles, overruns;
     struct dbp_complain cluster_complain;
     bool discover;
+
+    /* The cycle listener (the training recorder): the processed values of
+     * the default tenant gathered during a cycle, handed over after it is
+     * published.  listener_busy keeps dbp_collector_set_listener(NULL) from
+     * returning while a call is in flight, so the listener's owner can be
+     * freed right after. */
+    dbp_cycle_listener_fn listener;
+    void *listener_cls;
+    bool listener_busy;
+    double *cyc_vals;  /* DBP_MAX_NODES * nmetrics, NaN = not read */
+    double *cyc_ts;    /* DBP_MAX_NODES */
 };
 
 /* ---- helpers ------------------------------------------------------------ */
@@ -519,6 +530,66 @@ static void refresh_tenant_names(struct dbp_collector *c, struct dbp_db *db)
     pthread_mutex_unlock(&c->lock);
 }
 
+/* Hand the cycle's values to the listener, outside the lock (it may take
+ * its own), and reset the buffer for the next cycle. */
+static void notify(struct dbp_collector *c, double ts)
+{
+    size_t cells = (size_t)DBP_MAX_NODES * (size_t)c->nmetrics;
+    pthread_mutex_lock(&c->lock);
+    dbp_cycle_listener_fn fn = c->listener;
+    void *cls = c->listener_cls;
+    int nn = c->nnodes;
+    double *vals = NULL, *nts = NULL;
+    char(*names)[64] = NULL;
+    if (fn) {
+        size_t used = (size_t)(nn > 0 ? nn : 1) * (size_t)c->nmetrics;
+        vals = dbp_xmalloc(used * sizeof(double));
+        memcpy(vals, c->cyc_vals, used * sizeof(double));
+        nts = dbp_xmalloc((size_t)(nn > 0 ? nn : 1) * sizeof(double));
+        memcpy(nts, c->cyc_ts, (size_t)(nn > 0 ? nn : 1) * sizeof(double));
+        names = dbp_xcalloc((size_t)(nn > 0 ? nn : 1), 64);
+        for (int i = 0; i < nn; i++)
+            dbp_strlcpy(names[i], c->nodes[i].cfg.name, 64);
+        c->listener_busy = true;
+    }
+    for (size_t i = 0; i < cells && i < (size_t)(nn > 0 ? nn : 1) * (size_t)c->nmetrics; i++)
+        c->cyc_vals[i] = NAN;
+    for (int i = 0; i < nn; i++)
+        c->cyc_ts[i] = NAN;
+    pthread_mutex_unlock(&c->lock);
+    if (!fn)
+        return;
+    struct dbp_cycle cy = {ts, nn, (const char(*)[64])names, nts, c->nmetrics, vals};
+    fn(cls, &cy);
+    free(vals);
+    free(nts);
+    free(names);
+    pthread_mutex_lock(&c->lock);
+    c->listener_busy = false;
+    pthread_cond_broadcast(&c->cond);
+    pthread_mutex_unlock(&c->lock);
+}
+
+void dbp_collector_set_listener(struct dbp_collector *c, dbp_cycle_listener_fn fn, void *cls)
+{
+    pthread_mutex_lock(&c->lock);
+    while (c->listener_busy)
+        pthread_cond_wait(&c->cond, &c->lock);
+    c->listener = fn;
+    c->listener_cls = cls;
+    pthread_mutex_unlock(&c->lock);
+}
+
+void dbp_collector_ingest_commit(struct dbp_collector *c, double ts)
+{
+    pthread_mutex_lock(&c->lock);
+    if (ts > c->last_cycle_ts)
+        c->last_cycle_ts = ts;
+    c->cycles++;
+    pthread_mutex_unlock(&c->lock);
+    notify(c, ts);
+}
+
 static void publish(struct dbp_collector *c, double ts)
 {
     pthread_mutex_lock(&c->lock);
@@ -537,14 +608,20 @@ static void publish(struct dbp_collector *c, double ts)
                     tn->inited[m] = true;
                 }
                 struct dbp_sample s;
-                (void)dbp_series_push(&tn->series[m], n->sample_ts > 0 ? n->sample_ts : ts,
-                                      tn->raw[m], &s);
+                double sts = n->sample_ts > 0 ? n->sample_ts : ts;
+                if (dbp_series_push(&tn->series[m], sts, tn->raw[m], &s) == 0 &&
+                    tenant_default(n) == tn) {
+                    c->cyc_vals[(size_t)i * (size_t)c->nmetrics + (size_t)m] =
+                        s.valid ? s.value : NAN;
+                    c->cyc_ts[i] = sts;
+                }
             }
         }
     }
     c->last_cycle_ts = ts;
     c->cycles++;
     pthread_mutex_unlock(&c->lock);
+    notify(c, ts);
 }
 
 void dbp_collector_cycle(struct dbp_collector *c)
@@ -733,6 +810,12 @@ int dbp_collector_new(const struct dbp_config *cfg, struct dbp_catalog *cat,
     c->discover = cfg->discover && cat->discovery_sql;
     /* Room for discovered nodes; readers only look at the first nnodes. */
     c->nodes = dbp_xcalloc(DBP_MAX_NODES, sizeof(*c->nodes));
+    c->cyc_vals = dbp_xmalloc((size_t)DBP_MAX_NODES * (size_t)c->nmetrics * sizeof(double) + 1);
+    c->cyc_ts = dbp_xmalloc((size_t)DBP_MAX_NODES * sizeof(double));
+    for (size_t i = 0; i < (size_t)DBP_MAX_NODES * (size_t)c->nmetrics; i++)
+        c->cyc_vals[i] = NAN;
+    for (int i = 0; i < DBP_MAX_NODES; i++)
+        c->cyc_ts[i] = NAN;
     c->nnodes = cfg->nnodes;
     for (int i = 0; i < cfg->nnodes; i++) {
         struct node *n = &c->nodes[i];
@@ -789,6 +872,8 @@ void dbp_collector_free(struct dbp_collector *c)
         dbp_db_free(n->db);
     }
     free(c->nodes);
+    free(c->cyc_vals);
+    free(c->cyc_ts);
     dbp_db_free(c->cluster_db);
     explicit_bzero(c->password, strlen(c->password));
     free(c->user);
@@ -855,6 +940,10 @@ int dbp_collector_ingest(struct dbp_collector *c, int node, const char *tenant, 
     }
     struct dbp_sample s;
     int rc = dbp_series_push(&t->series[metric], ts, raw, &s);
+    if (rc == 0 && t == tenant_default(n)) {
+        c->cyc_vals[(size_t)node * (size_t)c->nmetrics + (size_t)metric] = s.valid ? s.value : NAN;
+        c->cyc_ts[node] = ts;
+    }
     n->state = N_UP;
     if (ts > c->last_cycle_ts)
         c->last_cycle_ts = ts;
