@@ -27,7 +27,8 @@
  *     multi-node {"type": "compound", "subtypes": [T1, ...],
  *                 "nodes": [N1, ...], ..., "anomalies": [...]}
  *     optional   "scenario": "B2" (free text; AC@k is also reported per
- *                scenario), "workload": "...".
+ *                scenario), "workload": "...", "split": "train" | "test"
+ *                (a campaign's fixed side of the train/test split).
  *   Ground truth = "anomalies" when present (authoritative, one entry per
  *   <node, type> root cause).  Without it (files written by the original):
  *   single -> {(type, node)}; compound -> every subtype on every node of
@@ -71,6 +72,14 @@ struct dbp_case_label {
     long metrics_count;            /* -1 when absent */
     struct dbp_case_fault *faults; /* ground truth, heap */
     int nfaults;
+    /* "train" | "test" | "": a campaign fixes which side of the split a
+     * case falls on, so its report is measured on cases the model never
+     * saw; "" = the seeded stratified split decides. */
+    char split[8];
+    /* Further fields written into label.json as they are (recorder
+     * provenance: declared type, recording bounds, injection ids); owned,
+     * may be NULL; not read back. */
+    cJSON *extra;
 };
 
 /* Parse label.json's object (borrowed).  Fills *l (release with

@@ -60,6 +60,7 @@ void dbp_case_label_release(struct dbp_case_label *l)
     if (!l)
         return;
     free(l->faults);
+    cJSON_Delete(l->extra);
     memset(l, 0, sizeof(*l));
     l->start_time = l->end_time = NAN;
     l->metrics_count = -1;
@@ -113,6 +114,15 @@ int dbp_case_label_parse(const cJSON *o, struct dbp_case_label *l, struct dbp_er
     const cJSON *sc = cJSON_GetObjectItemCaseSensitive(o, "scenario");
     if (cJSON_IsString(sc) && name_ok(sc->valuestring, NULL))
         dbp_strlcpy(l->scenario, sc->valuestring, sizeof(l->scenario));
+    const cJSON *sp = cJSON_GetObjectItemCaseSensitive(o, "split");
+    if (sp && !cJSON_IsNull(sp)) {
+        if (!cJSON_IsString(sp) ||
+            (strcmp(sp->valuestring, "train") && strcmp(sp->valuestring, "test"))) {
+            rc = dbp_err_set(err, DBP_ESCHEMA, "label field 'split' must be \"train\" or \"test\"");
+            goto fail;
+        }
+        dbp_strlcpy(l->split, sp->valuestring, sizeof(l->split));
+    }
     if ((rc = str_field(o, "node", true, l->node, sizeof(l->node), err)) ||
         (rc = opt_time(o, "start_time", &l->start_time, err)) ||
         (rc = opt_time(o, "end_time", &l->end_time, err)))
@@ -229,6 +239,8 @@ cJSON *dbp_case_label_json(const struct dbp_case_label *l)
     }
     if (l->scenario[0])
         cJSON_AddStringToObject(o, "scenario", l->scenario);
+    if (l->split[0])
+        cJSON_AddStringToObject(o, "split", l->split);
     add_time(o, "start_time", l->start_time);
     add_time(o, "end_time", l->end_time);
     if (l->metrics_count >= 0)
@@ -240,6 +252,10 @@ cJSON *dbp_case_label_json(const struct dbp_case_label *l)
         cJSON_AddStringToObject(a, "node", l->faults[i].node);
         cJSON_AddItemToArray(an, a);
     }
+    const cJSON *x;
+    cJSON_ArrayForEach (x, l->extra)
+        if (x->string && !cJSON_GetObjectItemCaseSensitive(o, x->string))
+            cJSON_AddItemToObject(o, x->string, cJSON_Duplicate(x, 1));
     return o;
 }
 
@@ -730,7 +746,7 @@ int dbp_dataset_stats(const char *root, cJSON **out, struct dbp_err *err)
     long normal = 0, anomaly = 0, cases = 0, bad = 0;
     cJSON *o = cJSON_CreateObject();
     cJSON *types = cJSON_CreateObject(), *bycase = cJSON_CreateObject(),
-          *faults = cJSON_CreateObject();
+          *faults = cJSON_CreateObject(), *bynode = cJSON_CreateObject();
     for (size_t i = 0; i < n; i++) {
         char dir[PATH_MAX], path[PATH_MAX];
         struct dbp_case_label l;
@@ -771,6 +787,14 @@ int dbp_dataset_stats(const char *root, cJSON **out, struct dbp_err *err)
                     cJSON_SetNumberValue(ft, ft->valuedouble + 1);
                 else
                     cJSON_AddNumberToObject(faults, l.faults[f].type, 1);
+                cJSON *bn = cJSON_GetObjectItemCaseSensitive(bynode, l.faults[f].type);
+                if (!bn)
+                    bn = cJSON_AddObjectToObject(bynode, l.faults[f].type);
+                cJSON *nn = cJSON_GetObjectItemCaseSensitive(bn, l.faults[f].node);
+                if (nn)
+                    cJSON_SetNumberValue(nn, nn->valuedouble + 1);
+                else
+                    cJSON_AddNumberToObject(bn, l.faults[f].node, 1);
             }
         }
         dbp_case_label_release(&l);
@@ -789,6 +813,7 @@ int dbp_dataset_stats(const char *root, cJSON **out, struct dbp_err *err)
     cJSON_AddNumberToObject(o, "cases", (double)cases);
     cJSON_AddItemToObject(o, "cases_by_type", bycase);
     cJSON_AddItemToObject(o, "fault_types", faults);
+    cJSON_AddItemToObject(o, "fault_types_by_node", bynode);
     cJSON_AddNumberToObject(o, "unreadable_cases", (double)bad);
     *out = o;
     return 0;
@@ -1234,6 +1259,11 @@ int dbp_dataset_build(const char *root, const struct dbp_catalog *cat,
         for (size_t i = 0; i < n; i++)
             if (ok[i])
                 is_test[i] = tt[m++];
+        /* A label that names its side wins (campaigns hold out whole
+         * repetitions; see the label's "split"). */
+        for (size_t i = 0; i < n; i++)
+            if (labels[i].split[0])
+                is_test[i] = !strcmp(labels[i].split, "test");
         free(kk);
         free(tt);
     }
