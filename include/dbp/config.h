@@ -113,6 +113,10 @@ struct dbp_config {
     char training_dir[DBP_PATH_MAX];
     char models_dir[DBP_PATH_MAX];
     int feature_window;
+    int case_duration_s;
+    int post_s;
+    int max_case_samples;
+    char experiments_dir[DBP_PATH_MAX];
 };
 
 /* Fill with built-in defaults (no file, no environment). */

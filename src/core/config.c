@@ -137,6 +137,14 @@ static const struct key keytab[] = {
      "trained models"},
     {"training.window", K_INT, F(feature_window), "6", 2, 720, NULL, "METRICS_TIME_WINDOW",
      "feature window W in samples"},
+    {"training.case_duration_s", K_INT, F(case_duration_s), "180", 10, 86400, NULL, NULL,
+     "an anomaly case stops by itself after this long (the original's 180 s)"},
+    {"training.post_s", K_INT, F(post_s), "30", 0, 3600, NULL, NULL,
+     "recording kept after a fault ends when /api/anomaly/inject collects training data"},
+    {"training.max_case_samples", K_INT, F(max_case_samples), "3600", 10, 1000000, NULL, NULL,
+     "cycles one case may hold; a longer case is saved and closed"},
+    {"training.experiments_dir", K_PATH, F(experiments_dir), "data/experiments", 0, 0, NULL,
+     NULL, "campaign reports and their cases"},
 };
 
 #undef F
