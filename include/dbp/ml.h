@@ -76,6 +76,7 @@ struct dbp_ml_train_req {
     const char *const *classes; /* NULL = the fault types found in the cases */
     int nclasses;
     size_t max_rows; /* 0 = 200000 */
+    const char *data_dir; /* cases; NULL = training.data_dir (a campaign trains on its own) */
 };
 
 /* Queue a training job on the cases of training.data_dir; DBP_EBUSY when

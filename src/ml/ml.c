@@ -465,6 +465,8 @@ int dbp_ml_train_run(struct dbp_ml *ml, const struct dbp_ml_train_req *rq,
     if (result)
         *result = NULL;
     paths(ml, models, training);
+    if (rq->data_dir && *rq->data_dir)
+        dbp_strlcpy(training, rq->data_dir, sizeof(training));
     pthread_mutex_lock(&ml->lock);
     W = rq->window > 0 ? rq->window : ml->feature_window;
     ml->ts.started = dbp_wall_s();
@@ -675,6 +677,7 @@ int dbp_ml_train_submit(struct dbp_ml *ml, const struct dbp_ml_train_req *rq,
     struct train_arg *a = dbp_xcalloc(1, sizeof(*a));
     a->ml = ml;
     a->rq = *rq;
+    a->rq.data_dir = NULL; /* not owned: the job trains on training.data_dir */
     if (rq->classes && rq->nclasses > 0) {
         a->classes = dbp_xcalloc((size_t)rq->nclasses, sizeof(*a->classes));
         a->clsp = dbp_xcalloc((size_t)rq->nclasses, sizeof(char *));
