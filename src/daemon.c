@@ -14,7 +14,9 @@
 #include "dbp/config.h"
 #include "dbp/jobs.h"
 #include "dbp/log.h"
+#include "dbp/experiment.h"
 #include "dbp/ml.h"
+#include "dbp/recorder.h"
 #include "dbp/util.h"
 #include "dbp/workload.h"
 
@@ -115,6 +117,20 @@ int dbp_daemon_start(const char *version, struct dbp_daemon **out, struct dbp_er
     dbp_app_add_service(&d->app, "workloads", dbp_workloads_health, d->app.workloads);
     /* --- end workloads --- */
 
+    /* --- training recorder and campaigns (issue: diagnosis); after the
+     * modules they listen to and drive --- */
+    rc = dbp_recorder_new(cfg, d->app.collector, d->app.anomalies, &d->app.recorder, err);
+    if (rc || (rc = dbp_recorder_start(d->app.recorder, err)))
+        goto out;
+    {
+        struct dbp_exp_deps deps = {d->app.jobs,      d->app.recorder, d->app.anomalies,
+                                    d->app.workloads, d->app.ml,       d->app.collector};
+        rc = dbp_experiments_new(cfg, &deps, &d->app.experiments, err);
+        if (rc)
+            goto out;
+    }
+    /* --- end training recorder and campaigns --- */
+
     struct dbp_server_opts so = {
         .listen = cfg->listen,
         .port = cfg->port,
@@ -141,6 +157,11 @@ void dbp_daemon_stop(struct dbp_daemon *d)
         return;
     if (d->app.http)
         dbp_server_stop(d->app.http, 10000);
+    /* --- campaigns: cancel the one running (it reverts its fault) while the
+     * registry still works; then save the open training case --- */
+    dbp_experiments_stop(d->app.experiments);
+    dbp_recorder_stop(d->app.recorder);
+    /* --- end campaigns --- */
     /* --- fault registry: revert every fault while the rest still runs --- */
     dbp_anomalies_stop(d->app.anomalies);
     /* --- end fault registry --- */
@@ -159,6 +180,8 @@ void dbp_daemon_stop(struct dbp_daemon *d)
     dbp_jobs_free(d->app.jobs);
     dbp_ml_free(d->app.ml);
     dbp_workloads_free(d->app.workloads);
+    dbp_experiments_free(d->app.experiments);
+    dbp_recorder_free(d->app.recorder);
     dbp_router_free(d->router);
     free(d);
 }
@@ -176,6 +199,10 @@ void dbp_daemon_reload(struct dbp_daemon *d, struct dbp_config *ncfg)
         dbp_collector_reload(d->app.collector, ncfg);
     if (d->app.ml)
         dbp_ml_reload(d->app.ml, ncfg);
+    if (d->app.recorder)
+        dbp_recorder_reload(d->app.recorder, ncfg);
+    if (d->app.experiments)
+        dbp_experiments_reload(d->app.experiments, ncfg);
     dbp_config_unref(old);
     dbp_config_publish(ncfg);
     DBP_INFO("main", "configuration reloaded from %s", ncfg->path[0] ? ncfg->path : "defaults");

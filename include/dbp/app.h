@@ -40,6 +40,8 @@ struct dbp_app {
     struct dbp_workloads *workloads;
     struct dbp_anomalies *anomalies;
     struct dbp_ml *ml;
+    struct dbp_recorder *recorder;       /* training cases (recorder.h) */
+    struct dbp_experiments *experiments; /* campaigns (experiment.h) */
 
     struct {
         dbp_exporter_fn fn;

@@ -9,6 +9,7 @@
 #define _GNU_SOURCE
 #include "dbp/anomaly.h"
 #include "dbp/app.h"
+#include "dbp/recorder.h"
 #include "dbp/config.h"
 #include "dbp/util.h"
 #include "api_int.h"
@@ -238,8 +239,50 @@ static int h_inject(struct dbp_req *req, struct dbp_resp *resp)
     int rc = need(req, &a);
     if (rc || (rc = parse_request(req, &r)))
         return rc;
+    /* collect_training_data: the case opens before the fault so that it
+     * holds the moments before it, and closes post_s after the fault ends
+     * (save_post_data) or with it; the label comes from the registry. */
+    cJSON *training = NULL;
+    if (r.collect_training_data) {
+        if (!req->app->recorder)
+            return dbp_err_set(&req->err, DBP_EUNAVAIL, "the training recorder is not running");
+        struct dbp_config *cfg = dbp_app_config(req->app);
+        int dur = r.duration_s > 0 ? r.duration_s : cfg ? cfg->default_duration_s : 180;
+        int post = cfg ? cfg->post_s : 30;
+        dbp_config_unref(cfg);
+        struct dbp_rec_req rr = {0};
+        bool multi = false;
+        for (int i = 0; i < r.nparts; i++) {
+            bool dup = false;
+            for (int k = 0; k < rr.nsubtypes; k++)
+                dup |= !strcmp(rr.subtypes[k], r.parts[i].type);
+            if (!dup && rr.nsubtypes < DBP_REC_MAX_SUBTYPES)
+                rr.subtypes[rr.nsubtypes++] = r.parts[i].type;
+            multi |= strcmp(r.parts[i].node, r.parts[0].node) != 0;
+        }
+        rr.type = rr.nsubtypes > 1 ? "compound" : r.parts[0].type;
+        if (rr.nsubtypes < 2)
+            rr.nsubtypes = 0;
+        rr.node = !multi && r.parts[0].node[0] ? r.parts[0].node : NULL;
+        for (int i = 0; multi && i < r.nparts && rr.nnodes < DBP_REC_MAX_NODES; i++)
+            rr.nodes[rr.nnodes++] = r.parts[i].node;
+        rr.duration_s = dur + (r.save_post_data ? post : 0) + 1;
+        if ((rc = dbp_recorder_begin(req->app->recorder, &rr, &training, &req->err)))
+            return rc;
+    }
     rc = dbp_anomalies_inject(a, &r, INJECT_WAIT_MS, &rec, &req->err);
     if (rc) {
+        if (training) {
+            /* Keep the case only if a part was applied after all. */
+            cJSON *res = NULL;
+            struct dbp_err e = {0};
+            if (rec && !strcmp(jget_str(rec, "status"), "failed"))
+                dbp_recorder_reset(req->app->recorder, NULL);
+            else
+                (void)dbp_recorder_end(req->app->recorder, DBP_REC_ANOMALY, true, &res, &e);
+            cJSON_Delete(res);
+            cJSON_Delete(training);
+        }
         cJSON_Delete(rec);
         return rc;
     }
@@ -255,6 +298,8 @@ static int h_inject(struct dbp_req *req, struct dbp_resp *resp)
     cJSON_AddStringToObject(o, "id", jget_str(rec, "id"));
     cJSON_AddStringToObject(o, "name", jget_str(rec, "name"));
     cJSON_AddItemToObject(o, "anomaly", rec);
+    if (training)
+        cJSON_AddItemToObject(o, "training_collection", training);
     dbp_resp_json(resp, pending ? 202 : 200, o);
     return 0;
 }
@@ -304,6 +349,19 @@ static int h_clear(struct dbp_req *req, struct dbp_resp *resp)
                                               ? "Cleared anomaly successfully"
                                               : "No matching active anomaly");
     cJSON_AddItemToObject(o, "deleted", deleted);
+    /* collect_training_data: close the anomaly case too (the original
+     * called a method that did not exist and answered 500). */
+    bool collect = false, save_post = true;
+    (void)dbp_json_bool(req, b, "collect_training_data", false, &collect);
+    (void)dbp_json_bool(req, b, "save_post_data", false, &save_post);
+    if (collect && req->app->recorder) {
+        cJSON *res = NULL;
+        struct dbp_err e = {0};
+        if (dbp_recorder_end(req->app->recorder, DBP_REC_ANOMALY, save_post, &res, &e) == 0)
+            cJSON_AddItemToObject(o, "training_case", res);
+        else
+            cJSON_AddStringToObject(o, "training_case_error", e.msg);
+    }
     dbp_resp_json(resp, 200, o);
     return 0;
 }

@@ -16,6 +16,7 @@ int dbp_app_routes(const struct dbp_route *const **t, const size_t **c)
     tables[n] = dbp_api_anomaly_routes, counts[n++] = dbp_api_anomaly_nroutes;
     tables[n] = dbp_api_models_routes, counts[n++] = dbp_api_models_nroutes;
     tables[n] = dbp_api_workload_routes, counts[n++] = dbp_api_workload_nroutes;
+    tables[n] = dbp_api_training_routes, counts[n++] = dbp_api_training_nroutes;
 
     *t = tables;
     *c = counts;
