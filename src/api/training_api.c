@@ -629,8 +629,56 @@ static int h_exp_cancel(struct dbp_req *req, struct dbp_resp *resp)
     return 0;
 }
 
+/*
+ * The original's /api/anomaly aliases of the training routes (reference
+ * §2.2 rows 7-14): 307 keeps the method and body, so the dashboard's calls
+ * land on /api/training/... unchanged.
+ */
+static const struct {
+    const char *from, *to;
+} aliases[] = {
+    {"/api/anomaly/train", "/api/training/train"},
+    {"/api/anomaly/normal/start", "/api/training/normal/start"},
+    {"/api/anomaly/normal/stop", "/api/training/normal/stop"},
+    {"/api/anomaly/collection-status", "/api/training/collection-status"},
+    {"/api/anomaly/training/stats", "/api/training/stats"},
+    {"/api/anomaly/training/auto_balance", "/api/training/auto_balance"},
+    {"/api/anomaly/training/collect", "/api/training/collect"},
+    {"/api/anomaly/training/stop", "/api/training/stop"},
+};
+
+static int h_alias(struct dbp_req *req, struct dbp_resp *resp)
+{
+    for (size_t i = 0; i < sizeof(aliases) / sizeof(aliases[0]); i++)
+        if (!strcmp(req->route->pattern, aliases[i].from)) {
+            dbp_resp_header(resp, "Location", aliases[i].to);
+            cJSON *o = cJSON_CreateObject();
+            cJSON_AddStringToObject(o, "detail", "moved to the /api/training route");
+            cJSON_AddStringToObject(o, "location", aliases[i].to);
+            dbp_resp_json(resp, 307, o);
+            return 0;
+        }
+    return dbp_err_set(&req->err, DBP_EINTERNAL, "no alias for %s", req->route->pattern);
+}
+
 #define JB DBP_R_JSON_BODY
 const struct dbp_route dbp_api_training_routes[] = {
+    {DBP_POST, "/api/anomaly/train", h_alias, DBP_R_JSON_BODY, 16384, "307 to /api/training/train (the original's alias)",
+     "training"},
+    {DBP_POST, "/api/anomaly/normal/start", h_alias, DBP_R_JSON_BODY, 16384, "307 to /api/training/normal/start",
+     "training"},
+    {DBP_POST, "/api/anomaly/normal/stop", h_alias, DBP_R_JSON_BODY, 16384, "307 to /api/training/normal/stop",
+     "training"},
+    {DBP_GET, "/api/anomaly/collection-status", h_alias, 0, 0,
+     "307 to /api/training/collection-status", "training"},
+    {DBP_GET, "/api/anomaly/training/stats", h_alias, 0, 0, "307 to /api/training/stats",
+     "training"},
+    {DBP_POST, "/api/anomaly/training/auto_balance", h_alias, DBP_R_JSON_BODY, 16384,
+     "307 to /api/training/auto_balance", "training"},
+    {DBP_POST, "/api/anomaly/training/collect", h_alias, DBP_R_JSON_BODY, 16384, "307 to /api/training/collect",
+     "training"},
+    {DBP_POST, "/api/anomaly/training/stop", h_alias, DBP_R_JSON_BODY, 16384, "307 to /api/training/stop",
+     "training"},
     {DBP_POST, "/api/training/collect", h_collect, JB | DBP_R_MUTATES | DBP_R_BODY_REQUIRED, 4096,
      "Open an anomaly case (labels come from the fault registry; inject: true also injects)",
      "training"},
