@@ -273,10 +273,19 @@ static int h_inject(struct dbp_req *req, struct dbp_resp *resp)
     rc = dbp_anomalies_inject(a, &r, INJECT_WAIT_MS, &rec, &req->err);
     if (rc) {
         if (training) {
-            /* Keep the case only if a part was applied after all. */
+            /* Keep the case only if a part was applied after all (no
+             * record: refused before it was queued, nothing ran). */
             cJSON *res = NULL;
             struct dbp_err e = {0};
-            if (rec && !strcmp(jget_str(rec, "status"), "failed"))
+            bool applied = false;
+            const cJSON *p;
+            cJSON_ArrayForEach(p, cJSON_GetObjectItemCaseSensitive(rec, "parts"))
+            {
+                const char *ps = jget_str(p, "status");
+                applied |= !strcmp(ps, "applied") || !strcmp(ps, "reverting") ||
+                           !strcmp(ps, "reverted") || !strcmp(ps, "revert_failed");
+            }
+            if (!applied)
                 dbp_recorder_reset(req->app->recorder, NULL);
             else
                 (void)dbp_recorder_end(req->app->recorder, DBP_REC_ANOMALY, true, &res, &e);
@@ -313,6 +322,10 @@ static int h_clear(struct dbp_req *req, struct dbp_resp *resp)
     if (rc || (rc = dbp_json_body_object(req, true, &b)) ||
         (rc = dbp_json_str(req, b, "type", false, 31, &type)) ||
         (rc = dbp_json_str(req, b, "experiment_name", false, DBP_ANOMALY_NAME_MAX - 1, &name)))
+        return rc;
+    bool collect = false, save_post = true;
+    if ((rc = dbp_json_bool(req, b, "collect_training_data", false, &collect)) ||
+        (rc = dbp_json_bool(req, b, "save_post_data", false, &save_post)))
         return rc;
     if (type && !type[0])
         type = NULL;
@@ -351,9 +364,6 @@ static int h_clear(struct dbp_req *req, struct dbp_resp *resp)
     cJSON_AddItemToObject(o, "deleted", deleted);
     /* collect_training_data: close the anomaly case too (the original
      * called a method that did not exist and answered 500). */
-    bool collect = false, save_post = true;
-    (void)dbp_json_bool(req, b, "collect_training_data", false, &collect);
-    (void)dbp_json_bool(req, b, "save_post_data", false, &save_post);
     if (collect && req->app->recorder) {
         cJSON *res = NULL;
         struct dbp_err e = {0};

@@ -721,6 +721,14 @@ static cJSON *build_report(struct run *ru, cJSON *cases, const cJSON *train, con
     return r;
 }
 
+/* An integer field for the report text, 0 when absent: casting NaN (a
+ * missing field) to int is undefined behaviour. */
+static int inum(const cJSON *o, const char *k)
+{
+    double v = num(o, k);
+    return isfinite(v) && fabs(v) < 2e9 ? (int)v : 0;
+}
+
 static void fmt3(char *out, size_t n, const cJSON *m)
 {
     double a = num(m, "AC@1"), b = num(m, "AC@3"), c = num(m, "AC@5");
@@ -739,15 +747,15 @@ char *dbp_exp_report_markdown(const cJSON *r)
                    *jstr(r, "name") ? " — " : "", jstr(r, "name"));
     dbp_buf_printf(&b, "Status: %s. %s → %s (%.0f s), %d nodes.\n\n", jstr(r, "status"),
                    jstr(r, "started_at"), jstr(r, "finished_at"), num(r, "duration_s"),
-                   (int)num(r, "nodes"));
+                   inum(r, "nodes"));
     if (*jstr(r, "error"))
         dbp_buf_printf(&b, "**Error:** %s\n\n", jstr(r, "error"));
     const cJSON *rq = cJSON_GetObjectItemCaseSensitive(r, "request");
     dbp_buf_printf(&b,
                    "Plan: %d repetitions per scenario (%d held out for testing), pre %d s, "
                    "fault %d s, post %d s, severity %s, seed %.0f, background workload %s.\n\n",
-                   (int)num(rq, "repetitions"), (int)num(rq, "test_repetitions"),
-                   (int)num(rq, "pre_s"), (int)num(rq, "fault_s"), (int)num(rq, "post_s"),
+                   inum(rq, "repetitions"), inum(rq, "test_repetitions"),
+                   inum(rq, "pre_s"), inum(rq, "fault_s"), inum(rq, "post_s"),
                    jstr(rq, "severity"), num(rq, "seed"),
                    cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(rq, "workload")) ? "on" : "off");
     const cJSON *m = cJSON_GetObjectItemCaseSensitive(r, "model");
@@ -755,9 +763,9 @@ char *dbp_exp_report_markdown(const cJSON *r)
         dbp_buf_printf(&b,
                        "Model `%s`: %d train / %d test windows from %d cases (%d skipped), "
                        "window %d; macro F1 %.2f (rule %.2f).\n\n",
-                       jstr(m, "name"), (int)num(m, "train_windows"), (int)num(m, "test_windows"),
-                       (int)num(m, "cases_used"), (int)num(m, "cases_skipped"),
-                       (int)num(m, "window"), num(m, "macro_f1"), num(m, "macro_f1_rule"));
+                       jstr(m, "name"), inum(m, "train_windows"), inum(m, "test_windows"),
+                       inum(m, "cases_used"), inum(m, "cases_skipped"),
+                       inum(m, "window"), num(m, "macro_f1"), num(m, "macro_f1_rule"));
     const cJSON *acc = cJSON_GetObjectItemCaseSensitive(r, "accuracy");
     dbp_buf_printf(&b,
                    "AC@1 / AC@3 / AC@5 on held-out cases (instances = test windows with a "
@@ -790,7 +798,7 @@ char *dbp_exp_report_markdown(const cJSON *r)
         fmt3(z, sizeof(z), cJSON_GetObjectItemCaseSensitive(g, "rule"));
         dbp_buf_printf(&b, "| %s | %s | %d | %s | %s | %s |\n", g->string,
                        jstr(cJSON_GetObjectItemCaseSensitive(desc, g->string), "description"),
-                       (int)num(g, "instances"), x, y, z);
+                       inum(g, "instances"), x, y, z);
     }
     int failed = 0, ncase = 0;
     const cJSON *c;

@@ -45,6 +45,11 @@ struct rcase {
 
 struct dbp_recorder {
     pthread_mutex_t lock;
+    /* Held around choosing a case's directory name and writing it, so two
+     * cases closed at once cannot pick the same directory.  A leaf lock:
+     * never taken with r->lock held, never held while taking it. */
+    pthread_mutex_t wlock;
+    int saving; /* cases detached and not yet written */
     pthread_cond_t cond;
     pthread_t thread;
     bool started, stopping, listening;
@@ -288,6 +293,7 @@ static int finish(struct dbp_recorder *r, struct rcase *k, double end, bool save
      * cases after the declared type). */
     dbp_case_dirname(l, k->start, k->c.name, sizeof(k->c.name));
     int rc = 0;
+    pthread_mutex_lock(&r->wlock);
     if (k->c.nnodes == 0 || entries == 0) {
         rc = dbp_err_set(err, DBP_EUNAVAIL,
                          "the case recorded no samples (is the collector running?); nothing saved");
@@ -307,7 +313,9 @@ static int finish(struct dbp_recorder *r, struct rcase *k, double end, bool save
         }
         rc = dbp_case_write(k->dir, &k->c, r->cat, err);
     }
+    pthread_mutex_unlock(&r->wlock);
     pthread_mutex_lock(&r->lock);
+    r->saving--;
     if (rc) {
         dbp_strlcpy(r->last_error, err->msg, sizeof(r->last_error));
     } else {
@@ -354,12 +362,29 @@ static struct rcase *detach(struct dbp_recorder *r, enum dbp_rec_which which)
     return k;
 }
 
+/* detach() for a case that will be written: counted in "saving" until
+ * finish() has written it, so a client never sees it in neither place. */
+static struct rcase *detach_for_save(struct dbp_recorder *r, enum dbp_rec_which which)
+{
+    pthread_mutex_lock(&r->lock);
+    struct rcase *k = r->cur;
+    if (k && ((which == DBP_REC_ANOMALY && k->normal) || (which == DBP_REC_NORMAL && !k->normal)))
+        k = NULL;
+    if (k) {
+        r->cur = NULL;
+        r->saving++;
+    }
+    pthread_cond_broadcast(&r->cond);
+    pthread_mutex_unlock(&r->lock);
+    return k;
+}
+
 int dbp_recorder_end(struct dbp_recorder *r, enum dbp_rec_which which, bool save_post,
                      cJSON **out, struct dbp_err *err)
 {
     if (out)
         *out = NULL;
-    struct rcase *k = detach(r, which);
+    struct rcase *k = detach_for_save(r, which);
     if (!k)
         return dbp_err_set(err, DBP_ENOTFOUND, "no %scollection is in progress",
                            which == DBP_REC_NORMAL    ? "normal state "
@@ -380,6 +405,7 @@ static void *timer_main(void *arg)
         if (k && ((!isnan(k->deadline) && now >= k->deadline) ||
                   k->cycles >= r->max_case_samples)) {
             r->cur = NULL;
+            r->saving++;
             pthread_mutex_unlock(&r->lock);
             struct dbp_err e = {0};
             (void)finish(r, k, fmin(now, isnan(k->deadline) ? now : k->deadline), true, NULL, &e);
@@ -408,6 +434,7 @@ int dbp_recorder_new(const struct dbp_config *cfg, struct dbp_collector *collect
     (void)err;
     struct dbp_recorder *r = dbp_xcalloc(1, sizeof(*r));
     pthread_mutex_init(&r->lock, NULL);
+    pthread_mutex_init(&r->wlock, NULL);
     pthread_cond_init(&r->cond, NULL);
     r->col = collector;
     r->an = anomalies;
@@ -446,7 +473,7 @@ void dbp_recorder_stop(struct dbp_recorder *r)
         r->started = false;
     }
     /* Never lose what was recorded: save the open case as it is. */
-    struct rcase *k = detach(r, DBP_REC_ANY);
+    struct rcase *k = detach_for_save(r, DBP_REC_ANY);
     if (k) {
         struct dbp_err e = {0};
         (void)finish(r, k, dbp_wall_s(), true, NULL, &e);
@@ -459,6 +486,7 @@ void dbp_recorder_free(struct dbp_recorder *r)
         return;
     dbp_recorder_stop(r);
     pthread_mutex_destroy(&r->lock);
+    pthread_mutex_destroy(&r->wlock);
     pthread_cond_destroy(&r->cond);
     free(r);
 }
@@ -623,6 +651,7 @@ cJSON *dbp_recorder_status_json(struct dbp_recorder *r)
     }
     cJSON_AddNumberToObject(o, "samples", k ? (double)k->cycles : 0);
     cJSON_AddNumberToObject(o, "cases_written", (double)r->cases_written);
+    cJSON_AddNumberToObject(o, "saving", r->saving);
     if (r->last_case[0])
         cJSON_AddStringToObject(o, "last_case", r->last_case);
     else
