@@ -8,7 +8,7 @@
 #               3 repetitions (1 held out).  The test suite runs this one.
 #   --full      every group of the paper's Table 2 with the lab's four host and
 #               cache faults, 4 repetitions (1 held out) of 30 s faults under a
-#               sysbench load: about 70 minutes on the lab.  (default)
+#               sysbench load: about 55 minutes on the lab (52 min measured).  (default)
 #   --body J    the request body yourself (see docs/diagnosis.md, Campaigns).
 #   --url URL   a daemon that is already running (DBP_TOKEN = its bearer
 #               token).  Without --url the script starts the lab if needed and
