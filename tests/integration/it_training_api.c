@@ -167,7 +167,8 @@ static bool is_file(const char *dir, const char *name)
 {
     char p[1024];
     struct stat st;
-    snprintf(p, sizeof(p), "%s/%s", dir, name);
+    if (snprintf(p, sizeof(p), "%s/%s", dir, name) >= (int)sizeof(p))
+        return false;
     return stat(p, &st) == 0 && S_ISREG(st.st_mode);
 }
 
@@ -175,7 +176,8 @@ static cJSON *read_json(const char *dir, const char *name)
 {
     char p[1024], *s = NULL;
     size_t n = 0;
-    snprintf(p, sizeof(p), "%s/%s", dir, name);
+    if (snprintf(p, sizeof(p), "%s/%s", dir, name) >= (int)sizeof(p))
+        fail_msg("path too long: %s/%s", dir, name);
     if (dbp_read_file(p, 64u << 20, &s, &n))
         fail_msg("cannot read %s", p);
     cJSON *o = cJSON_ParseWithLength(s, n);
