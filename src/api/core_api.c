@@ -273,6 +273,14 @@ static int h_echo(struct dbp_req *req, struct dbp_resp *resp)
     cJSON_AddStringToObject(o, "request_id", req->id);
     cJSON_AddItemToObject(o, "body", req->body ? cJSON_Duplicate(req->body, true)
                                                : cJSON_CreateNull());
+    /* Query values too (?q= repeated, ?last=): a proxy that mangles them shows. */
+    const char *qs[64];
+    int nq = dbp_req_query_all(req, "q", qs, 64);
+    cJSON *ql = cJSON_AddArrayToObject(o, "q");
+    for (int i = 0; i < nq; i++)
+        cJSON_AddItemToArray(ql, cJSON_CreateString(qs[i]));
+    const char *last = dbp_req_query(req, "last");
+    cJSON_AddItemToObject(o, "last", last ? cJSON_CreateString(last) : cJSON_CreateNull());
     dbp_resp_json(resp, 200, o);
     return 0;
 }

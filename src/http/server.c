@@ -88,8 +88,8 @@ struct conn_state {
     int status;
     size_t resp_bytes;
     size_t route_idx;
-    char *decoded[32]; /* query strings decoded for this request */
-    int ndecoded;
+    char **decoded; /* query strings decoded for this request (grows: no silent cap) */
+    int ndecoded, capdecoded;
     /* SSE */
     dbp_sse_fn sse;
     void *sse_cls;
@@ -117,9 +117,15 @@ static const char *keep_decoded(struct dbp_req *req, const char *raw)
     char *d = dbp_percent_decode(raw, strlen(raw));
     if (!d)
         return NULL;
-    if (!cs || cs->ndecoded >= (int)DBP_ARRAY_SIZE(cs->decoded)) {
+    if (!cs) {
         free(d);
         return NULL;
+    }
+    if (cs->ndecoded == cs->capdecoded) {
+        /* The query string is bounded by MHD's connection memory limit, so
+         * this cannot grow without bound. */
+        cs->capdecoded = cs->capdecoded ? 2 * cs->capdecoded : 8;
+        cs->decoded = dbp_xrealloc(cs->decoded, (size_t)cs->capdecoded * sizeof(*cs->decoded));
     }
     cs->decoded[cs->ndecoded++] = d;
     return d;
@@ -490,6 +496,21 @@ static bool token_ok(struct dbp_server *s, const char *auth)
     return ok;
 }
 
+/* Largest body a body-less route accepts (it must be empty JSON). */
+#define NOBODY_MAX 64
+
+/* Whitespace, "{}", "null" or "[]" (with whitespace): nothing to ignore. */
+static bool empty_json_body(const char *p, size_t n)
+{
+    char t[NOBODY_MAX + 1];
+    size_t k = 0;
+    for (size_t i = 0; i < n && k < NOBODY_MAX; i++)
+        if (p[i] != ' ' && p[i] != '\t' && p[i] != '\r' && p[i] != '\n')
+            t[k++] = p[i];
+    t[k] = '\0';
+    return k == 0 || strcmp(t, "{}") == 0 || strcmp(t, "null") == 0 || strcmp(t, "[]") == 0;
+}
+
 static bool is_json_ctype(const char *ct)
 {
     if (!ct)
@@ -501,6 +522,131 @@ static bool is_json_ctype(const char *ct)
            (ct[n] == '\0' || ct[n] == ';' || ct[n] == ' ');
 }
 
+
+/* ---- request guards: cross-site requests and DNS rebinding ------------------
+ *
+ * A browser sends a "simple" cross-site request (GET/HEAD/POST with no
+ * custom header and a form content type, or none) without asking the
+ * server first; a page on any site could thus drive a token-less daemon on
+ * loopback.  Three checks close that:
+ *  - Host: without a token only loopback names are served (a DNS-rebinding
+ *    page reaches us under its own name), as redis' protected mode does;
+ *  - Origin / Sec-Fetch-Site on mutating routes: a cross-site request is
+ *    refused unless its origin is listed in server.cors_origins;
+ *  - a mutating POST must carry something only a preflighted request can
+ *    carry: Content-Type application/json (even with no body), an
+ *    Authorization header or X-Requested-With.  A listed origin (the
+ *    dashboard) is exempt: the browser already enforces CORS for it.
+ */
+
+/* Copy the host part of an authority ("h:port", "[v6]:port") into out. */
+static void authority_host(const char *auth, char *out, size_t outsz)
+{
+    size_t n;
+    if (auth[0] == '[') {
+        const char *e = strchr(auth, ']');
+        auth++;
+        n = e ? (size_t)(e - auth) : strlen(auth);
+    } else {
+        const char *e = strchr(auth, ':');
+        n = e ? (size_t)(e - auth) : strlen(auth);
+    }
+    if (n >= outsz)
+        n = outsz - 1;
+    memcpy(out, auth, n);
+    out[n] = '\0';
+}
+
+static bool host_is_loopback(const char *hostport)
+{
+    char h[256];
+    struct in_addr a4;
+    struct in6_addr a6;
+    authority_host(hostport, h, sizeof(h));
+    size_t n = strlen(h);
+    if (n && h[n - 1] == '.') /* "localhost." is the same name */
+        h[--n] = '\0';
+    if (strcasecmp(h, "localhost") == 0)
+        return true;
+    /* RFC 6761: *.localhost never leaves the machine */
+    if (n > 10 && strcasecmp(h + n - 10, ".localhost") == 0)
+        return true;
+    if (inet_pton(AF_INET, h, &a4) == 1)
+        return (ntohl(a4.s_addr) >> 24) == 127;
+    if (inet_pton(AF_INET6, h, &a6) == 1)
+        return IN6_IS_ADDR_LOOPBACK(&a6);
+    return false;
+}
+
+/* 1: the origin is listed (exactly), 2: "*" is listed, 0: not listed. */
+static int origin_listed(struct dbp_server *s, const char *origin)
+{
+    int r = 0;
+    pthread_mutex_lock(&s->sec_lock);
+    for (int i = 0; i < s->ncors && r != 1; i++) {
+        if (strcmp(s->cors[i], origin) == 0)
+            r = 1;
+        else if (strcmp(s->cors[i], "*") == 0)
+            r = 2;
+    }
+    pthread_mutex_unlock(&s->sec_lock);
+    return r;
+}
+
+/* Same origin: the Origin's authority is the Host the request was sent to. */
+static bool same_origin(const char *origin, const char *host)
+{
+    const char *p = strstr(origin, "://");
+    return p && host && strcasecmp(p + 3, host) == 0;
+}
+
+static bool has_token(struct dbp_server *s)
+{
+    pthread_mutex_lock(&s->sec_lock);
+    bool t = s->token[0] != '\0';
+    pthread_mutex_unlock(&s->sec_lock);
+    return t;
+}
+
+/* 0, or a DBP_E* code with the detail in d. */
+static int guard(struct dbp_server *s, struct MHD_Connection *c, const struct dbp_route *rt,
+                 int method, char *d, size_t dsz)
+{
+    const char *host = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Host");
+    if (host && !has_token(s) && !host_is_loopback(host)) {
+        snprintf(d, dsz, "Host '%.64s' is not a loopback name and server.token is not set "
+                 "(set a token to serve other names)", host);
+        return DBP_EFORBIDDEN;
+    }
+    if (!rt || !(rt->flags & DBP_R_MUTATES))
+        return 0;
+    const char *origin = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Origin");
+    const char *site = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Sec-Fetch-Site");
+    int listed = origin ? origin_listed(s, origin) : 0;
+    bool same = origin && same_origin(origin, host);
+    if (origin && !listed && !same) {
+        snprintf(d, dsz, "cross-site request refused: Origin '%.64s' is not in "
+                 "server.cors_origins", origin);
+        return DBP_EFORBIDDEN;
+    }
+    if (site && (strcmp(site, "cross-site") == 0 || strcmp(site, "same-site") == 0) && !listed) {
+        snprintf(d, dsz, "cross-site request refused (Sec-Fetch-Site: %.16s, origin not in "
+                 "server.cors_origins)", site);
+        return DBP_EFORBIDDEN;
+    }
+    if (method == DBP_POST && listed != 1) {
+        bool json =
+            is_json_ctype(MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Content-Type"));
+        if (!json && !MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Authorization") &&
+            !MHD_lookup_connection_value(c, MHD_HEADER_KIND, "X-Requested-With")) {
+            snprintf(d, dsz, "a mutating request must carry Content-Type: application/json "
+                     "(even with no body) or an X-Requested-With header");
+            return DBP_EMEDIA;
+        }
+    }
+    return 0;
+}
+
 static MHD_RESULT_T preflight(struct dbp_server *s, struct MHD_Connection *c,
                               struct conn_state *cs, int allow)
 {
@@ -510,7 +656,30 @@ static MHD_RESULT_T preflight(struct dbp_server *s, struct MHD_Connection *c,
     dbp_methods_str(allow, a, sizeof(a));
     dbp_resp_header(&resp, "Allow", a);
     dbp_resp_header(&resp, "Access-Control-Allow-Methods", a);
-    dbp_resp_header(&resp, "Access-Control-Allow-Headers", "Authorization, Content-Type");
+    /* Answer the headers the browser asks for when they are plain header
+     * names (the original allowed "*"; the dashboard asks for Cache-Control,
+     * Pragma and Expires).  Allowing a header name grants nothing by itself:
+     * the guards above still judge the real request. */
+    char hdrs[512] = "Authorization, Content-Type, X-Requested-With";
+    const char *want =
+        MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Access-Control-Request-Headers");
+    for (const char *p = want; p && *p;) {
+        while (*p == ' ' || *p == ',')
+            p++;
+        size_t n = strcspn(p, ", ");
+        bool ok = n > 0 && n < 64;
+        for (size_t i = 0; ok && i < n; i++)
+            ok = (p[i] >= 'a' && p[i] <= 'z') || (p[i] >= 'A' && p[i] <= 'Z') ||
+                 (p[i] >= '0' && p[i] <= '9') || p[i] == '-' || p[i] == '_';
+        size_t l = strlen(hdrs);
+        if (ok && l + n + 3 < sizeof(hdrs)) {
+            memcpy(hdrs + l, ", ", 2);
+            memcpy(hdrs + l + 2, p, n);
+            hdrs[l + 2 + n] = '\0';
+        }
+        p += n;
+    }
+    dbp_resp_header(&resp, "Access-Control-Allow-Headers", hdrs);
     dbp_resp_header(&resp, "Access-Control-Max-Age", "600");
     cs->rejected = true;
     MHD_RESULT_T ret = queue(s, c, cs, &resp);
@@ -548,6 +717,10 @@ static MHD_RESULT_T handle(void *cls, struct MHD_Connection *c, const char *url,
         struct dbp_err err = {0};
         if (!m && !options)
             return reject(s, c, cs, DBP_EMETHOD, "unsupported method", 0);
+        char gd[DBP_ERR_MSG_MAX];
+        int g = guard(s, c, NULL, m, gd, sizeof(gd)); /* Host, before anything is revealed */
+        if (g)
+            return reject(s, c, cs, g, gd, 0);
         enum dbp_match mr =
             dbp_router_match(s->router, options ? DBP_GET : m, url, &cs->req, &allow, &err);
         if (options) {
@@ -577,10 +750,14 @@ static MHD_RESULT_T handle(void *cls, struct MHD_Connection *c, const char *url,
         if ((rt->flags & DBP_R_MUTATES) &&
             !token_ok(s, MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Authorization")))
             return reject(s, c, cs, DBP_EAUTH, "missing or invalid bearer token", 0);
+        if ((g = guard(s, c, rt, m, gd, sizeof(gd))))
+            return reject(s, c, cs, g, gd, 0);
 
         size_t limit = rt->max_body ? rt->max_body : s->max_body;
+        /* A route without a body still accepts a small empty JSON body
+         * (clients send "{}" with every POST); phase 3 checks it is empty. */
         if (!(rt->flags & DBP_R_JSON_BODY))
-            limit = 0;
+            limit = NOBODY_MAX;
         const char *cl = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Content-Length");
         if (cl) {
             int64_t n;
@@ -589,7 +766,8 @@ static MHD_RESULT_T handle(void *cls, struct MHD_Connection *c, const char *url,
             if ((uint64_t)n > limit) {
                 char d[128];
                 snprintf(d, sizeof(d), "request body larger than %zu bytes", limit);
-                return reject(s, c, cs, DBP_ETOOBIG, limit ? d : "this route takes no body", 0);
+                return reject(s, c, cs, DBP_ETOOBIG,
+                              (rt->flags & DBP_R_JSON_BODY) ? d : "this route takes no body", 0);
             }
             if (n > 0 && (rt->flags & DBP_R_JSON_BODY) &&
                 !is_json_ctype(MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Content-Type")))
@@ -632,8 +810,9 @@ static MHD_RESULT_T handle(void *cls, struct MHD_Connection *c, const char *url,
         }
         cs->req.raw_body = cs->body.data;
         cs->req.raw_len = cs->body.len;
-    } else if (cs->body.len > 0) {
-        return reject(s, c, cs, DBP_ETOOBIG, "this route takes no body", 0);
+    } else if (cs->body.len > 0 && !empty_json_body(cs->body.data, cs->body.len)) {
+        return reject(s, c, cs, DBP_ESCHEMA, "this route takes no body (an empty {} is accepted)",
+                      0);
     }
     if ((rt->flags & DBP_R_BODY_REQUIRED) && !cs->req.body)
         return reject(s, c, cs, DBP_ESCHEMA, "a JSON body is required", 0);
@@ -678,6 +857,7 @@ static void completed(void *cls, struct MHD_Connection *c, void **req_cls,
     dbp_buf_release(&cs->sse_buf);
     for (int i = 0; i < cs->ndecoded; i++)
         free(cs->decoded[i]);
+    free(cs->decoded);
     if (cs->sse_free && cs->sse_cls)
         cs->sse_free(cs->sse_cls);
     atomic_fetch_sub(&s->inflight, 1);
@@ -748,8 +928,11 @@ int dbp_server_start(struct dbp_server *s, struct dbp_err *err)
     struct sockaddr_in sin;
     struct sockaddr_in6 sin6;
     struct sockaddr *sa;
+    /* MHD_USE_ITC: MHD_quiesce_daemon needs it to stop accepting at once
+     * (microhttpd.h); without it quiesce fails and we would keep accepting
+     * during the shutdown grace period. */
     unsigned flags = MHD_USE_THREAD_PER_CONNECTION | MHD_USE_INTERNAL_POLLING_THREAD |
-                     MHD_USE_ERROR_LOG;
+                     MHD_USE_ERROR_LOG | MHD_USE_ITC;
 
     memset(&sin, 0, sizeof(sin));
     memset(&sin6, 0, sizeof(sin6));
@@ -804,12 +987,15 @@ void dbp_server_stop(struct dbp_server *s, int grace_ms)
     if (!s || !s->mhd)
         return;
     atomic_store(&s->stopping, true);
+    /* The quiesced listen socket is ours to close, but only after
+     * MHD_stop_daemon: MHD's polling thread may still hold the fd number,
+     * which a concurrent open() elsewhere could otherwise reuse. */
     MHD_socket fd = MHD_quiesce_daemon(s->mhd);
-    if (fd != MHD_INVALID_SOCKET)
-        close(fd);
     for (int waited = 0; atomic_load(&s->inflight) > 0 && waited < grace_ms; waited += 20)
         usleep(20 * 1000);
     MHD_stop_daemon(s->mhd);
+    if (fd != MHD_INVALID_SOCKET)
+        close(fd);
     s->mhd = NULL;
 }
 

@@ -164,8 +164,9 @@ struct it_resp it_get(struct it_daemon *it, const char *path)
 struct it_resp it_post_json(struct it_daemon *it, const char *path, const char *json)
 {
     struct it_resp r;
-    if (it_req(it, "POST", path, json ? "application/json" : NULL, json, json ? strlen(json) : 0,
-               NULL, &r))
+    /* Always JSON, even without a body: mutating POSTs must carry it (the
+     * cross-site guard, server.c). */
+    if (it_req(it, "POST", path, "application/json", json, json ? strlen(json) : 0, NULL, &r))
         fail_msg("POST %s: no response", path);
     return r;
 }
