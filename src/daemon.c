@@ -27,6 +27,10 @@
 struct dbp_daemon {
     struct dbp_app app;
     struct dbp_router *router;
+    /* The address the socket is bound to: listen/port changes need a
+     * restart, so a reload is judged against these, not the new file's. */
+    char bound_listen[256];
+    int bound_port;
 };
 
 int dbp_daemon_global_init(struct dbp_err *err)
@@ -146,6 +150,8 @@ int dbp_daemon_start(const char *version, struct dbp_daemon **out, struct dbp_er
     if (rc)
         goto out;
     rc = dbp_server_start(d->app.http, err);
+    dbp_strlcpy(d->bound_listen, cfg->listen, sizeof(d->bound_listen));
+    d->bound_port = cfg->port;
 out:
     dbp_config_unref(cfg);
     return rc;
@@ -155,8 +161,11 @@ void dbp_daemon_stop(struct dbp_daemon *d)
 {
     if (!d)
         return;
+    /* A short grace: handlers bound their own waits, SSE streams end at
+     * once, and the fault reverts below must fit in systemd's
+     * TimeoutStopSec (config/dbpecker.service). */
     if (d->app.http)
-        dbp_server_stop(d->app.http, 10000);
+        dbp_server_stop(d->app.http, 5000);
     /* --- campaigns: cancel the one running (it reverts its fault) while the
      * registry still works; then save the open training case --- */
     dbp_experiments_stop(d->app.experiments);
@@ -186,12 +195,29 @@ void dbp_daemon_stop(struct dbp_daemon *d)
     free(d);
 }
 
-void dbp_daemon_reload(struct dbp_daemon *d, struct dbp_config *ncfg)
+int dbp_daemon_reload(struct dbp_daemon *d, struct dbp_config *ncfg, struct dbp_err *err)
 {
-    struct dbp_config *old = dbp_config_acquire();
-    if (old && (strcmp(old->listen, ncfg->listen) != 0 || old->port != ncfg->port))
+    /* The new file was validated against its own server.listen; what
+     * matters is the address we are bound to (H1 of the 2026-12 review: a
+     * reload to "listen: 127.0.0.1" without a token used to drop
+     * authentication on a socket still bound to 0.0.0.0). */
+    struct dbp_config bound = {0};
+    dbp_strlcpy(bound.listen, d->bound_listen, sizeof(bound.listen));
+    if (!dbp_config_is_loopback(&bound) && !ncfg->token[0]) {
+        dbp_config_unref(ncfg);
+        return dbp_err_set(err, DBP_EINVAL,
+                           "the daemon is bound to %s (not loopback) and the new configuration "
+                           "has no server.token: refused, the old configuration stays",
+                           d->bound_listen);
+    }
+    if (strcmp(d->bound_listen, ncfg->listen) != 0 || d->bound_port != ncfg->port) {
         DBP_WARN("main", "server.listen/server.port changes need a restart; keeping %s:%d",
-                 old->listen, dbp_daemon_port(d));
+                 d->bound_listen, dbp_daemon_port(d));
+        /* The published snapshot says what is in force. */
+        dbp_strlcpy(ncfg->listen, d->bound_listen, sizeof(ncfg->listen));
+        ncfg->port = d->bound_port;
+    }
+    struct dbp_config *old = dbp_config_acquire();
     dbp_log_set_level(dbp_log_level_from_name(ncfg->log_level));
     dbp_server_set_security(d->app.http, ncfg->token, (const char(*)[256])ncfg->cors,
                             ncfg->ncors);
@@ -206,6 +232,7 @@ void dbp_daemon_reload(struct dbp_daemon *d, struct dbp_config *ncfg)
     dbp_config_unref(old);
     dbp_config_publish(ncfg);
     DBP_INFO("main", "configuration reloaded from %s", ncfg->path[0] ? ncfg->path : "defaults");
+    return 0;
 }
 
 int dbp_daemon_port(const struct dbp_daemon *d)

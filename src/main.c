@@ -162,7 +162,8 @@ int main(int argc, char **argv)
                 DBP_ERROR("main", "reload refused, keeping the old configuration: %s", rerr.msg);
                 continue;
             }
-            dbp_daemon_reload(d, ncfg);
+            if (dbp_daemon_reload(d, ncfg, &rerr))
+                DBP_ERROR("main", "reload refused: %s", rerr.msg);
             continue;
         }
         DBP_INFO("main", "%s received: stopping", sig == SIGTERM ? "SIGTERM" : "SIGINT");

@@ -24,10 +24,13 @@ void dbp_daemon_global_cleanup(void);
 int dbp_daemon_start(const char *version, struct dbp_daemon **out, struct dbp_err *err);
 /* Stop HTTP first, then modules in reverse order; frees d.  NULL is fine. */
 void dbp_daemon_stop(struct dbp_daemon *d);
-/* Apply a validated new config (consumed): publish it and push the
- * reloadable parts (log level, token, CORS, collector settings) to the
- * modules; keys that need a restart are logged. */
-void dbp_daemon_reload(struct dbp_daemon *d, struct dbp_config *ncfg);
+/* Apply a validated new config (consumed, also on failure): publish it and
+ * push the reloadable parts (log level, token, CORS, collector settings) to
+ * the modules; keys that need a restart (listen, port) are logged and the
+ * bound values kept in the published snapshot.  DBP_EINVAL (the old config
+ * stays) when the new one has no token while the bound address is not
+ * loopback. */
+int dbp_daemon_reload(struct dbp_daemon *d, struct dbp_config *ncfg, struct dbp_err *err);
 
 int dbp_daemon_port(const struct dbp_daemon *d);
 struct dbp_app *dbp_daemon_app(struct dbp_daemon *d);
