@@ -9,11 +9,14 @@
 #define DBP_LOG_H
 
 #include <stdarg.h>
+#include <stdatomic.h>
 #include <stdbool.h>
 
 enum dbp_log_level { DBP_LOG_ERROR = 0, DBP_LOG_WARN, DBP_LOG_INFO, DBP_LOG_DEBUG };
 
-extern int dbp_log_threshold; /* set once by main / config apply */
+/* Written by SIGHUP reloads while every thread reads it: atomic (a relaxed
+ * load costs what a plain one does on the machines we run on). */
+extern _Atomic int dbp_log_threshold;
 
 void dbp_log_set_level(int level);
 /* "error", "warn", "info", "debug" -> level, or -1. */
@@ -23,7 +26,8 @@ void dbp_log_write(int level, const char *module, const char *fmt, ...)
 
 #define dbp_log(level, module, ...)                                  \
     do {                                                             \
-        if ((level) <= dbp_log_threshold)                            \
+        if ((level) <= atomic_load_explicit(&dbp_log_threshold,      \
+                                            memory_order_relaxed))   \
             dbp_log_write((level), (module), __VA_ARGS__);           \
     } while (0)
 

@@ -21,6 +21,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "dbp/ydom.h"
 
@@ -449,6 +450,14 @@ static int read_secret(const char *path, char *out, size_t outsz, struct dbp_err
 {
     char *data = NULL;
     size_t len = 0;
+    struct stat st;
+    /* A secret other users can read is not a secret: refuse it, as ssh does
+     * with a private key (the README promises mode 0600). */
+    if (stat(path, &st) == 0 && (st.st_mode & 077))
+        return dbp_err_set(err, DBP_EINVAL,
+                           "secret file '%s' has mode %04o: it must not be readable by group or "
+                           "others (chmod 600)",
+                           path, (unsigned)(st.st_mode & 07777));
     int rc = dbp_read_file(path, outsz - 1, &data, &len);
     if (rc)
         return dbp_err_set(err, DBP_EINVAL, "cannot read secret file '%s': %s", path,

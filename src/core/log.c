@@ -7,14 +7,14 @@
 #include <time.h>
 #include <unistd.h>
 
-int dbp_log_threshold = DBP_LOG_INFO;
+_Atomic int dbp_log_threshold = DBP_LOG_INFO;
 
 static const char *names[] = {"error", "warn", "info", "debug"};
 
 void dbp_log_set_level(int level)
 {
     if (level >= DBP_LOG_ERROR && level <= DBP_LOG_DEBUG)
-        dbp_log_threshold = level;
+        atomic_store_explicit(&dbp_log_threshold, level, memory_order_relaxed);
 }
 
 int dbp_log_level_from_name(const char *name)

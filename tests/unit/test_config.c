@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 static int parse(const char *yaml, struct dbp_config *cfg, struct dbp_err *err)
@@ -165,6 +166,17 @@ static void files_and_relative_paths(void **state)
     FILE *f = fopen(pw, "w");
     fputs("hunter2\n", f);
     fclose(f);
+    /* A secret readable by others is refused (it used to be read). */
+    chmod(pw, 0644);
+    f = fopen(path, "w");
+    fputs("database:\n  password_file: pw\n", f);
+    fclose(f);
+    struct dbp_config *bad = NULL;
+    struct dbp_err berr = {0};
+    assert_int_equal(dbp_config_load(path, &bad, &berr), DBP_EINVAL);
+    assert_non_null(strstr(berr.msg, "chmod 600"));
+    assert_null(strstr(berr.msg, "hunter2"));
+    chmod(pw, 0600);
     f = fopen(nodes, "w");
     fputs("- name: node1\n  host: 10.213.0.11\n  port: 3306\n  netns: dbp-node1\n"
           "- name: node2\n  host: 10.213.0.12\n  port: 3306\n",
