@@ -551,7 +551,10 @@ static long long count_named_tables(struct dbp_db *db, const char *schema,
     struct dbp_buf b;
     char q[80];
     dbp_buf_init(&b, 8192);
-    dbp_db_quote_string(db, schema, q, sizeof(q));
+    if ((*rc = dbp_db_quote_string(db, schema, q, sizeof(q)))) {
+        dbp_err_set(err, *rc, "cannot quote the schema name");
+        return 0;
+    }
     dbp_buf_printf(&b,
                    "SELECT COUNT(*) FROM information_schema.TABLES WHERE TABLE_SCHEMA = %s "
                    "AND TABLE_NAME IN (",
@@ -559,6 +562,11 @@ static long long count_named_tables(struct dbp_db *db, const char *schema,
     for (int i = 0; tables[i]; i++)
         dbp_buf_printf(&b, "%s'%s'", i ? "," : "", tables[i]);
     dbp_buf_puts(&b, ")");
+    if ((*rc = dbp_buf_status(&b))) {
+        dbp_err_set(err, *rc, "query text too long");
+        dbp_buf_release(&b);
+        return 0;
+    }
     long long n = scalar_ll(db, b.data, err, rc);
     dbp_buf_release(&b);
     return n;
@@ -605,11 +613,16 @@ static int check_database(const struct target *t, const struct dbp_wl_request *r
         if (!rc && i == 0) {
             char q[80];
             long long n = 0, maxk = 0;
-            dbp_db_quote_string(db, dbname, q, sizeof(q));
             char sql[200];
-            snprintf(sql, sizeof(sql),
-                     "SELECT COUNT(*) FROM information_schema.SCHEMATA WHERE SCHEMA_NAME = %s", q);
-            long long have_db = scalar_ll(db, sql, &qe, &rc);
+            long long have_db = 0;
+            if ((rc = dbp_db_quote_string(db, dbname, q, sizeof(q))))
+                dbp_err_set(&qe, rc, "cannot quote the database name");
+            else
+                snprintf(sql, sizeof(sql),
+                         "SELECT COUNT(*) FROM information_schema.SCHEMATA WHERE SCHEMA_NAME = %s",
+                         q);
+            if (!rc)
+                have_db = scalar_ll(db, sql, &qe, &rc);
             if (rc) {
                 /* reported below */
             } else if (have_db == 0) {
@@ -1917,7 +1930,10 @@ static int exec_sql_file(struct dbp_db *db, const char *path, struct dbp_err *er
         if (!*p || *p == '#' || strncmp(p, "--", 2) == 0)
             continue;
         dbp_buf_puts(&stmt, p);
-        dbp_buf_puts(&stmt, "\n");
+        if ((rc = dbp_buf_puts(&stmt, "\n"))) {
+            dbp_err_set(err, rc, "'%s': a statement is too long", path);
+            break;
+        }
         size_t l = strlen(p);
         while (l && isspace((unsigned char)p[l - 1]))
             l--;
@@ -2005,7 +2021,10 @@ static int prep_job(struct dbp_job *job, void *arg, struct dbp_err *err)
     int want = 0;
     const char *const *tabs = req->type == DBP_WL_TPCH ? tpch_tables : tpcc_tables;
     char q[80], sql[256];
-    dbp_db_quote_string(db, dbname, q, sizeof(q));
+    if ((rc = dbp_db_quote_string(db, dbname, q, sizeof(q)))) {
+        dbp_err_set(err, rc, "cannot quote the database name");
+        goto out;
+    }
     snprintf(sql, sizeof(sql),
              "SELECT COUNT(*) FROM information_schema.SCHEMATA WHERE SCHEMA_NAME = %s", q);
     long long have_db = scalar_ll(db, sql, err, &rc);
@@ -2310,6 +2329,9 @@ static int submit_prep(struct dbp_workloads *wl, const struct dbp_wl_request *re
     /* From here on the job owns pp (prep_free releases the busy flag). */
     rc = dbp_jobs_submit(wl->jobs, cleanup ? "workload.cleanup" : "workload.prepare", prep_job,
                          pp, prep_free, job_id);
+    if (rc == DBP_EBUSY) /* prep_free already ran (the queue releases pp) */
+        return dbp_err_set(err, rc, "too many jobs queued (limit %d); retry later",
+                           DBP_JOBS_MAX_QUEUED);
     if (rc)
         return dbp_err_set(err, rc, "cannot queue the job");
     return 0;
@@ -2570,7 +2592,11 @@ int dbp_workloads_render_metrics(void *cls, struct dbp_buf *out)
                    "dbpecker_workload_runs_failed_total %lu\n",
                    wl->runs_started, wl->runs_failed);
     pthread_mutex_unlock(&wl->lock);
-    int rc = b.len ? dbp_buf_append(out, b.data, b.len) : 0;
+    /* The buffer is sticky-failed on any overflow, so one check covers
+     * every append above; never export a partial page. */
+    int rc = dbp_buf_status(&b);
+    if (!rc && b.len)
+        rc = dbp_buf_append(out, b.data, b.len);
     dbp_buf_release(&b);
     return rc;
 }
