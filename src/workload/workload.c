@@ -59,6 +59,15 @@
 
 #define MOD "workload"
 #define KEEP_RUNS 64         /* ended runs kept for status queries */
+/*
+ * Run logs (data/runs/<id>.log, up to 16 MiB each): a run's log is deleted
+ * when the run is evicted from memory, since nothing can show it after
+ * that.  Logs no run in memory refers to (those of an earlier daemon, and
+ * prepare/cleanup logs) are deleted once older than LOG_MAX_AGE_S, at
+ * start and before each new run or job: young ones are kept for a
+ * post-mortem of a crash or a restart.
+ */
+#define LOG_MAX_AGE_S (24 * 3600)
 #define MAX_SAMPLES 720      /* intervals kept per run */
 #define MAX_STEPS 3
 #define MAX_SCRIPTS 64
@@ -848,7 +857,8 @@ static int count_active(struct dbp_workloads *wl, int type)
     return n;
 }
 
-/* Drop ended, unpinned runs beyond KEEP_RUNS.  Lock held. */
+/* Drop ended, unpinned runs beyond KEEP_RUNS, and their logs.  Lock held
+ * (an unlink is short; the log's child has exited, so nothing writes it). */
 static void evict(struct dbp_workloads *wl)
 {
     int ended = 0;
@@ -856,11 +866,43 @@ static void evict(struct dbp_workloads *wl)
         struct run *r = *pp;
         if (r->ended && ++ended > KEEP_RUNS && r->pins == 0) {
             *pp = r->next;
+            if (r->log_path[0])
+                unlink(r->log_path);
             run_free(r);
             continue;
         }
         pp = &r->next;
     }
+}
+
+/* Remove "<id>.log" files in runs_dir older than max_age_s that no run in
+ * memory refers to.  Takes wl->lock per file (the runs list is short). */
+static void sweep_logs(struct dbp_workloads *wl, const char *runs_dir, double max_age_s)
+{
+    DIR *d = opendir(runs_dir);
+    if (!d)
+        return;
+    double now = dbp_wall_s();
+    struct dirent *e;
+    while ((e = readdir(d))) {
+        size_t l = strlen(e->d_name);
+        if (l <= 4 || strcmp(e->d_name + l - 4, ".log") != 0 || e->d_name[0] == '.')
+            continue;
+        char p[PATH_MAX];
+        struct stat st;
+        if ((size_t)snprintf(p, sizeof(p), "%s/%s", runs_dir, e->d_name) >= sizeof(p) ||
+            lstat(p, &st) != 0 || !S_ISREG(st.st_mode) ||
+            now - (double)st.st_mtim.tv_sec < max_age_s)
+            continue;
+        bool known = false;
+        pthread_mutex_lock(&wl->lock);
+        for (struct run *r = wl->runs; r && !known; r = r->next)
+            known = strcmp(r->log_path, p) == 0;
+        pthread_mutex_unlock(&wl->lock);
+        if (!known)
+            unlink(p);
+    }
+    closedir(d);
 }
 
 static struct task *find_task(struct dbp_workloads *wl, const char *id)
@@ -1256,6 +1298,7 @@ int dbp_workloads_run(struct dbp_workloads *wl, const struct dbp_wl_request *req
         rc = dbp_err_set(err, DBP_EIO, "cannot create '%s'", t.runs_dir);
         goto fail;
     }
+    sweep_logs(wl, t.runs_dir, LOG_MAX_AGE_S);
     snprintf(r->log_path, sizeof(r->log_path), "%s/%s.log", t.runs_dir, r->id);
     const char *mysql_pwd = NULL;
     if (req->tool != DBP_WL_TOOL_TPCC_MYSQL && t.password[0]) {
@@ -2311,6 +2354,7 @@ static int submit_prep(struct dbp_workloads *wl, const struct dbp_wl_request *re
         rc = dbp_err_set(err, DBP_EIO, "cannot create '%s'", pp->t.runs_dir);
         goto fail;
     }
+    sweep_logs(wl, pp->t.runs_dir, LOG_MAX_AGE_S);
     snprintf(pp->log_path, sizeof(pp->log_path), "%s/%s.log", pp->t.runs_dir, pp->id);
     const char *mysql_pwd = NULL;
     if (pp->t.password[0] && req->tool == DBP_WL_TOOL_SYSBENCH) {
@@ -2729,6 +2773,7 @@ int dbp_workloads_start(struct dbp_workloads *wl, struct dbp_err *err)
     if (cfg) {
         runs_dir_of(cfg, runs, sizeof(runs));
         remove_stale_cnf(runs);
+        sweep_logs(wl, runs, LOG_MAX_AGE_S);
     }
     if (n == 0)
         DBP_WARN(MOD, "no sysbench scripts found in %s: sysbench runs will be refused",
