@@ -242,7 +242,8 @@ static void strv_free(char **v)
     free(v);
 }
 
-/* A growable argv being built. */
+/* An argv being built.  Its length is fixed by the code below (about 30
+ * at most, never by a request), so running out of room is a bug. */
 struct argv_b {
     char *v[96];
     int n;
@@ -259,10 +260,13 @@ static void av_add(struct argv_b *a, const char *fmt, ...)
     va_end(ap);
     if (!s)
         abort();
-    if (a->n + 1 < (int)DBP_ARRAY_SIZE(a->v))
-        a->v[a->n++] = s;
-    else
-        free(s);
+    /* Dropping an argument would lose the trailing sub-command ("run",
+     * "cleanup") and run something else: stop loudly instead. */
+    if (a->n + 1 >= (int)DBP_ARRAY_SIZE(a->v)) {
+        DBP_ERROR(MOD, "argv overflow (%d arguments): internal error", a->n);
+        abort();
+    }
+    a->v[a->n++] = s;
 }
 
 static char **av_take(struct argv_b *a)
