@@ -59,8 +59,10 @@ unsigned dbp_db_errno(const struct dbp_db *db);
 /* `name` with backticks doubled, in out; DBP_EINVAL if it does not fit or
  * holds a NUL/newline.  For identifiers that cannot be bound. */
 int dbp_db_quote_ident(const char *name, char *out, size_t outsz);
-/* 'value' escaped for a string literal with the connection's charset
- * rules (needs an open connection), or a conservative escape without one. */
+/* 'value' escaped for a string literal with the connection's charset and
+ * sql_mode rules.  Needs an open connection: without one DBP_EUNAVAIL (the
+ * NO_BACKSLASH_ESCAPES mode is unknown).  DBP_EINVAL if it does not fit.
+ * On failure out is "". */
 int dbp_db_quote_string(struct dbp_db *db, const char *value, char *out, size_t outsz);
 
 /* Thread hooks for libmariadb: call in every thread that uses dbp_db. */

@@ -20,6 +20,14 @@
 
 #define DBP_JOB_ID_LEN 17
 
+/*
+ * At most this many jobs wait in the queue (running ones not counted); a
+ * further dbp_jobs_submit() is refused with DBP_EBUSY.  Every long action
+ * is also guarded by its module (one prepare per database, one training,
+ * one campaign), so a full queue means a client is flooding.
+ */
+#define DBP_JOBS_MAX_QUEUED 32
+
 struct dbp_jobs;
 struct dbp_job;
 
@@ -33,8 +41,12 @@ void dbp_jobs_stop(struct dbp_jobs *jobs);
 void dbp_jobs_free(struct dbp_jobs *jobs);
 
 /*
- * Queue fn(arg).  free_arg (may be NULL) is called exactly once, after the
- * job ran or was cancelled before running.  id_out receives the job id.
+ * Queue fn(arg).  free_arg (may be NULL) is called exactly once: after the
+ * job ran, when it was cancelled before running, or at once when the submit
+ * is refused.  It is never called with the jobs lock held, so it may take
+ * its own locks and call any dbp_jobs_* / dbp_job_* function.  id_out
+ * receives the job id.  Returns 0, DBP_EBUSY when DBP_JOBS_MAX_QUEUED jobs
+ * are already queued, or DBP_EUNAVAIL after dbp_jobs_stop().
  */
 int dbp_jobs_submit(struct dbp_jobs *jobs, const char *kind, dbp_job_fn fn, void *arg,
                     void (*free_arg)(void *), char id_out[DBP_JOB_ID_LEN]);

@@ -32,19 +32,27 @@ struct dbp_buf {
     size_t len;
     size_t cap;
     size_t max; /* hard limit on len; 0 = SIZE_MAX */
+    int err;    /* sticky: the first failed append's code, 0 = healthy */
 };
 
 void dbp_buf_init(struct dbp_buf *b, size_t max);
-/* Append n bytes.  On DBP_ETOOBIG/DBP_ENOMEM the buffer is released
- * (empty and reusable), so a failed append never leaves half data. */
+/*
+ * Append n bytes.  On DBP_ETOOBIG/DBP_ENOMEM the data is freed and the
+ * buffer becomes sticky-failed (curl dynbuf style): every later append
+ * fails with the same code until dbp_buf_reset()/dbp_buf_release(), so
+ * a chain `rc |= dbp_buf_printf(...)` can never yield front-truncated
+ * text, and checking only the last call or dbp_buf_status() is enough.
+ */
 int dbp_buf_append(struct dbp_buf *b, const void *p, size_t n);
 int dbp_buf_puts(struct dbp_buf *b, const char *s);
 int dbp_buf_printf(struct dbp_buf *b, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
 int dbp_buf_vprintf(struct dbp_buf *b, const char *fmt, va_list ap)
     __attribute__((format(printf, 2, 0)));
-void dbp_buf_reset(struct dbp_buf *b);   /* len = 0, keep memory */
-void dbp_buf_release(struct dbp_buf *b); /* free memory, keep max */
+/* 0, or the code of the append that failed the buffer. */
+int dbp_buf_status(const struct dbp_buf *b);
+void dbp_buf_reset(struct dbp_buf *b);   /* len = 0, keep memory, clear failure */
+void dbp_buf_release(struct dbp_buf *b); /* free memory, keep max, clear failure */
 /* Hand the data to the caller (free() it); the buffer becomes empty. */
 char *dbp_buf_detach(struct dbp_buf *b, size_t *len);
 
@@ -68,8 +76,15 @@ int dbp_parse_double(const char *s, double *out);
 void dbp_random_hex(char *out, size_t n);
 
 /* Write a file atomically: tmp file in the same dir, fsync, rename, fsync
- * dir.  mode is e.g. 0644 or 0600. */
+ * dir.  mode is e.g. 0644 or 0600.  Returns 0 or -errno / DBP_E*; on
+ * failure the temporary file is removed and no descriptor is left open. */
 int dbp_write_file_atomic(const char *path, const void *data, size_t len, int mode);
+/*
+ * Test hook, not an API: while > 0, each fsync() inside
+ * dbp_write_file_atomic fails with EIO and decrements it.  Only the unit
+ * tests set it (there is no config key or route that reaches it).
+ */
+extern _Atomic int dbp__test_fail_fsync;
 /* Read a whole file, at most max bytes; caller frees *out. */
 int dbp_read_file(const char *path, size_t max, char **out, size_t *len);
 /* mkdir -p */

@@ -205,21 +205,22 @@ int dbp_db_quote_ident(const char *name, char *out, size_t outsz)
 int dbp_db_quote_string(struct dbp_db *db, const char *value, char *out, size_t outsz)
 {
     size_t n = strlen(value);
+    if (outsz)
+        out[0] = '\0'; /* a caller that ignores the code gets "", not garbage */
     if (outsz < 2 * n + 3)
         return DBP_EINVAL;
+    /*
+     * Without a connection the server's sql_mode is unknown: a backslash
+     * escape is wrong under NO_BACKSLASH_ESCAPES and '' alone is wrong
+     * without it, so refuse rather than guess.
+     */
+    if (!db || !db->my)
+        return DBP_EUNAVAIL;
     out[0] = '\'';
-    unsigned long len;
-    if (db && db->my) {
-        len = mysql_real_escape_string(db->my, out + 1, value, (unsigned long)n);
-        if (len == (unsigned long)-1)
-            return DBP_EINVAL;
-    } else {
-        len = 0;
-        for (const char *p = value; *p; p++) {
-            if (*p == '\'' || *p == '\\')
-                out[1 + len++] = '\\';
-            out[1 + len++] = *p;
-        }
+    unsigned long len = mysql_real_escape_string(db->my, out + 1, value, (unsigned long)n);
+    if (len == (unsigned long)-1) {
+        out[0] = '\0';
+        return DBP_EINVAL;
     }
     out[1 + len] = '\'';
     out[2 + len] = '\0';

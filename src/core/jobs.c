@@ -7,10 +7,14 @@
  * form).  Job structs stay in the list until evicted (only finished jobs
  * beyond `keep` are evicted), so a worker's pointer stays valid while it
  * runs.  Lock order: jobs->lock is a leaf (nothing else is taken inside).
+ * That includes the free_arg callbacks: they take their module's lock
+ * (workload, experiment, ml), and a module may call into jobs while holding
+ * it, so an argument is detached under the lock and freed after unlocking;
+ * evicted jobs are unlinked under the lock and freed after it too.
+ * The core does not log (STYLE §12): a job's outcome stays in its record.
  */
 #define _GNU_SOURCE
 #include "dbp/jobs.h"
-#include "dbp/log.h"
 #include "dbp/util.h"
 
 #include <pthread.h>
@@ -51,6 +55,7 @@ struct dbp_jobs {
     bool stop;
 };
 
+/* Called without the lock: free_arg may take other locks. */
 static void job_free(struct dbp_job *j)
 {
     if (j->free_arg && j->arg)
@@ -59,20 +64,63 @@ static void job_free(struct dbp_job *j)
     free(j);
 }
 
-/* Evict finished jobs beyond `keep`.  Called with the lock held. */
-static void evict(struct dbp_jobs *js)
+static void job_free_list(struct dbp_job *j)
+{
+    while (j) {
+        struct dbp_job *next = j->next;
+        job_free(j);
+        j = next;
+    }
+}
+
+/* An argument taken out of a job under the lock, to be freed after it. */
+struct detached {
+    void *arg;
+    void (*free_arg)(void *);
+};
+
+static struct detached detach_arg(struct dbp_job *j)
+{
+    struct detached d = {j->arg, j->free_arg};
+    j->arg = NULL;
+    return d;
+}
+
+static void detached_free(struct detached d)
+{
+    if (d.free_arg && d.arg)
+        d.free_arg(d.arg);
+}
+
+/*
+ * Unlink finished jobs beyond `keep` and return them as a list for
+ * job_free_list() after the lock is released.  Called with the lock held.
+ */
+static struct dbp_job *evict(struct dbp_jobs *js)
 {
     int finished = 0;
+    struct dbp_job *out = NULL;
     struct dbp_job **pp = &js->head;
     while (*pp) {
         struct dbp_job *j = *pp;
         if (j->state >= J_SUCCEEDED && ++finished > js->keep) {
             *pp = j->next;
-            job_free(j);
+            j->next = out;
+            out = j;
             continue;
         }
         pp = &j->next;
     }
+    return out;
+}
+
+static int queued_count(const struct dbp_jobs *js)
+{
+    int n = 0;
+    for (const struct dbp_job *j = js->head; j; j = j->next)
+        if (j->state == J_QUEUED)
+            n++;
+    return n;
 }
 
 static struct dbp_job *oldest_queued(struct dbp_jobs *js)
@@ -113,13 +161,13 @@ static void *worker(void *arg)
                 j->err.code = rc;
             if (!j->err.msg[0])
                 dbp_strlcpy(j->err.msg, dbp_strerror(rc), sizeof(j->err.msg));
-            dbp_log(DBP_LOG_WARN, "jobs", "job %s (%s) %s: %s", j->id, j->kind,
-                    jstate_name[j->state], j->err.msg);
         }
-        if (j->free_arg && j->arg)
-            j->free_arg(j->arg);
-        j->arg = NULL;
-        evict(js);
+        struct detached d = detach_arg(j);
+        struct dbp_job *gone = evict(js);
+        pthread_mutex_unlock(&js->lock);
+        detached_free(d);
+        job_free_list(gone);
+        pthread_mutex_lock(&js->lock);
     }
     pthread_mutex_unlock(&js->lock);
     return NULL;
@@ -153,6 +201,8 @@ void dbp_jobs_stop(struct dbp_jobs *js)
 {
     if (!js)
         return;
+    /* Arguments of never-run jobs, freed once the lock is dropped. */
+    struct dbp_job *dropped = NULL;
     pthread_mutex_lock(&js->lock);
     js->stop = true;
     for (struct dbp_job *j = js->head; j; j = j->next) {
@@ -161,10 +211,19 @@ void dbp_jobs_stop(struct dbp_jobs *js)
             j->state = J_CANCELLED;
             j->finished = dbp_wall_s();
             dbp_strlcpy(j->err.msg, "cancelled at shutdown", sizeof(j->err.msg));
+            if (j->arg) {
+                struct dbp_job *h = dbp_xcalloc(1, sizeof(*h));
+                h->arg = j->arg;
+                h->free_arg = j->free_arg;
+                h->next = dropped;
+                dropped = h;
+                j->arg = NULL;
+            }
         }
     }
     pthread_cond_broadcast(&js->cond);
     pthread_mutex_unlock(&js->lock);
+    job_free_list(dropped);
     for (int i = 0; i < js->started; i++)
         pthread_join(js->threads[i], NULL);
     js->started = 0;
@@ -199,13 +258,16 @@ int dbp_jobs_submit(struct dbp_jobs *js, const char *kind, dbp_job_fn fn, void *
     j->created = dbp_wall_s();
     dbp_strlcpy(j->message, "queued", sizeof(j->message));
     pthread_mutex_lock(&js->lock);
-    if (js->stop) {
+    int refuse = js->stop ? DBP_EUNAVAIL
+                 : queued_count(js) >= DBP_JOBS_MAX_QUEUED ? DBP_EBUSY
+                                                           : 0;
+    if (refuse) {
         pthread_mutex_unlock(&js->lock);
         j->arg = NULL;
         free(j);
         if (free_arg && arg)
             free_arg(arg);
-        return DBP_EUNAVAIL;
+        return refuse;
     }
     j->next = js->head;
     js->head = j;
@@ -310,6 +372,7 @@ cJSON *dbp_jobs_list_json(struct dbp_jobs *js)
 int dbp_jobs_cancel(struct dbp_jobs *js, const char *id)
 {
     int rc = DBP_ENOTFOUND;
+    struct detached d = {0};
     pthread_mutex_lock(&js->lock);
     for (struct dbp_job *j = js->head; j; j = j->next)
         if (strcmp(j->id, id) == 0) {
@@ -322,15 +385,14 @@ int dbp_jobs_cancel(struct dbp_jobs *js, const char *id)
                     j->finished = dbp_wall_s();
                     dbp_strlcpy(j->err.msg, "cancelled before it started", sizeof(j->err.msg));
                     j->err.code = DBP_EBUSY;
-                    if (j->free_arg && j->arg)
-                        j->free_arg(j->arg);
-                    j->arg = NULL;
+                    d = detach_arg(j);
                 }
                 rc = 0;
             }
             break;
         }
     pthread_mutex_unlock(&js->lock);
+    detached_free(d);
     return rc;
 }
 

@@ -7,6 +7,7 @@
 #include <fcntl.h>
 #include <limits.h>
 #include <math.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -82,6 +83,7 @@ void dbp_buf_init(struct dbp_buf *b, size_t max)
     b->len = 0;
     b->cap = 0;
     b->max = max ? max : SIZE_MAX - 1;
+    b->err = 0;
 }
 
 void dbp_buf_release(struct dbp_buf *b)
@@ -90,30 +92,46 @@ void dbp_buf_release(struct dbp_buf *b)
     b->data = NULL;
     b->len = 0;
     b->cap = 0;
+    b->err = 0;
 }
 
 void dbp_buf_reset(struct dbp_buf *b)
 {
     b->len = 0;
+    b->err = 0;
     if (b->data)
         b->data[0] = '\0';
 }
 
+int dbp_buf_status(const struct dbp_buf *b)
+{
+    return b->err;
+}
+
+/* Drop the data and remember why; later appends fail the same way. */
+static int buf_fail(struct dbp_buf *b, int code)
+{
+    free(b->data);
+    b->data = NULL;
+    b->len = 0;
+    b->cap = 0;
+    b->err = code;
+    return code;
+}
+
 int dbp_buf_append(struct dbp_buf *b, const void *p, size_t n)
 {
-    if (n > b->max - b->len) {
-        dbp_buf_release(b);
-        return DBP_ETOOBIG;
-    }
+    if (b->err)
+        return b->err;
+    if (n > b->max - b->len)
+        return buf_fail(b, DBP_ETOOBIG);
     if (b->len + n + 1 > b->cap) {
         size_t cap = b->cap ? b->cap : 256;
         while (cap < b->len + n + 1)
             cap *= 2;
         char *q = realloc(b->data, cap);
-        if (!q) {
-            dbp_buf_release(b);
-            return DBP_ENOMEM;
-        }
+        if (!q)
+            return buf_fail(b, DBP_ENOMEM);
         b->data = q;
         b->cap = cap;
     }
@@ -131,6 +149,8 @@ int dbp_buf_puts(struct dbp_buf *b, const char *s)
 
 int dbp_buf_vprintf(struct dbp_buf *b, const char *fmt, va_list ap)
 {
+    if (b->err)
+        return b->err;
     char small[512];
     va_list ap2;
     va_copy(ap2, ap);
@@ -141,10 +161,8 @@ int dbp_buf_vprintf(struct dbp_buf *b, const char *fmt, va_list ap)
     if ((size_t)n < sizeof(small))
         return dbp_buf_append(b, small, (size_t)n);
     char *big = malloc((size_t)n + 1);
-    if (!big) {
-        dbp_buf_release(b);
-        return DBP_ENOMEM;
-    }
+    if (!big)
+        return buf_fail(b, DBP_ENOMEM);
     vsnprintf(big, (size_t)n + 1, fmt, ap);
     int rc = dbp_buf_append(b, big, (size_t)n);
     free(big);
@@ -169,6 +187,7 @@ char *dbp_buf_detach(struct dbp_buf *b, size_t *len)
         p = dbp_xstrdup("");
     b->data = NULL;
     b->len = b->cap = 0;
+    b->err = 0;
     return p;
 }
 
@@ -324,6 +343,18 @@ int dbp_mkdir_p(const char *path, int mode)
     return 0;
 }
 
+_Atomic int dbp__test_fail_fsync;
+
+static int file_fsync(int fd)
+{
+    if (atomic_load(&dbp__test_fail_fsync) > 0) {
+        atomic_fetch_sub(&dbp__test_fail_fsync, 1);
+        errno = EIO;
+        return -1;
+    }
+    return fsync(fd);
+}
+
 static int fsync_dir_of(const char *path)
 {
     char dir[PATH_MAX];
@@ -338,7 +369,7 @@ static int fsync_dir_of(const char *path)
     int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
     if (fd < 0)
         return -errno;
-    int rc = fsync(fd) == 0 ? 0 : -errno;
+    int rc = file_fsync(fd) == 0 ? 0 : -errno;
     close(fd);
     return rc;
 }
@@ -368,10 +399,13 @@ int dbp_write_file_atomic(const char *path, const void *data, size_t len, int mo
         p += w;
         left -= (size_t)w;
     }
-    if (fsync(fd) != 0 || close(fd) != 0) {
-        int e = -errno;
+    /* close even when fsync failed: the journal retries this call. */
+    int rc = file_fsync(fd) != 0 ? -errno : 0;
+    if (close(fd) != 0 && !rc)
+        rc = -errno;
+    if (rc) {
         unlink(tmp);
-        return e;
+        return rc;
     }
     if (rename(tmp, path) != 0) {
         int e = -errno;

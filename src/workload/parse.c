@@ -12,6 +12,8 @@
 #include "dbp/workload.h"
 
 #include <ctype.h>
+#include <errno.h>
+#include <limits.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -52,6 +54,48 @@ static bool field(const char *line, const char *key, double *out)
     return true;
 }
 
+/*
+ * A decimal integer at *pp in [min, max] (leading blanks skipped), *pp
+ * moved past it.  sscanf's %d is undefined behaviour on a value out of
+ * int range, and a hostile or broken tool may print anything.
+ */
+static bool int_at(const char **pp, long min, long max, int *out)
+{
+    char *end;
+    errno = 0;
+    long v = strtol(*pp, &end, 10);
+    if (end == *pp || errno == ERANGE || v < min || v > max)
+        return false;
+    *out = (int)v;
+    *pp = end;
+    return true;
+}
+
+/* A finite double at *pp (leading blanks skipped), *pp moved past it. */
+static bool double_at(const char **pp, double *out)
+{
+    char *end;
+    double v = strtod(*pp, &end);
+    if (end == *pp || !isfinite(v))
+        return false;
+    *out = v;
+    *pp = end;
+    return true;
+}
+
+/* The literal c at *pp, after blanks when `blanks`. */
+static bool lit(const char **pp, char c, bool blanks)
+{
+    const char *p = *pp;
+    if (blanks)
+        while (isspace((unsigned char)*p))
+            p++;
+    if (*p != c)
+        return false;
+    *pp = p + 1;
+    return true;
+}
+
 /* "[ 10s ]" at the start of a line: the time and the rest. */
 static const char *time_prefix(const char *line, double *t)
 {
@@ -84,7 +128,8 @@ bool dbp_wl_parse_interval(const char *line, struct dbp_wl_sample *out)
     dbp_wl_sample_clear(out);
     out->t_s = t;
     out->tps = v;
-    if (field(rest, "thds:", &v))
+    /* (int) of a double beyond INT_MAX is undefined: range-check first. */
+    if (field(rest, "thds:", &v) && v >= 0 && v <= INT_MAX)
         out->threads = (int)v;
     if (field(rest, "qps:", &v))
         out->qps = v;
@@ -101,7 +146,9 @@ bool dbp_wl_parse_interval(const char *line, struct dbp_wl_sample *out)
     if (lat) {
         int pct;
         double ms;
-        if (sscanf(lat, "lat (ms,%d%%): %lf", &pct, &ms) == 2 && isfinite(ms)) {
+        const char *p = lat + strlen("lat (ms,");
+        if (int_at(&p, 0, 100, &pct) && lit(&p, '%', false) && lit(&p, ')', false) &&
+            lit(&p, ':', false) && double_at(&p, &ms)) {
             out->lat_pct = pct;
             out->lat_ms = ms;
         }
@@ -132,14 +179,15 @@ bool dbp_wl_parse_tpcc_mysql_interval(const char *line, int interval_s,
     /* "%4d, %d(%d):%.3f|%.3f, ..." five times (main.c alarm_handler). */
     int t, n[5], late[5];
     double rt[5], mx[5];
-    int got = sscanf(line,
-                     " %d, %d(%d):%lf|%lf, %d(%d):%lf|%lf, %d(%d):%lf|%lf, %d(%d):%lf|%lf, "
-                     "%d(%d):%lf|%lf",
-                     &t, &n[0], &late[0], &rt[0], &mx[0], &n[1], &late[1], &rt[1], &mx[1], &n[2],
-                     &late[2], &rt[2], &mx[2], &n[3], &late[3], &rt[3], &mx[3], &n[4], &late[4],
-                     &rt[4], &mx[4]);
-    if (got != 21 || t <= 0 || interval_s <= 0)
+    const char *p = line;
+    if (interval_s <= 0 || !int_at(&p, 1, INT_MAX, &t))
         return false;
+    for (int i = 0; i < 5; i++)
+        if (!lit(&p, ',', true) || !int_at(&p, 0, INT_MAX, &n[i]) || !lit(&p, '(', false) ||
+            !int_at(&p, 0, INT_MAX, &late[i]) || !lit(&p, ')', false) ||
+            !lit(&p, ':', false) || !double_at(&p, &rt[i]) || !lit(&p, '|', false) ||
+            !double_at(&p, &mx[i]))
+            return false;
     dbp_wl_sample_clear(out);
     double all = 0;
     for (int i = 0; i < 5; i++) {
@@ -274,12 +322,17 @@ bool dbp_wl_parse_summary_line(const char *line, struct dbp_wl_summary *s)
         s->lat_sum_ms = v;
         return true;
     }
+    /* "95th percentile:" */
     int pct;
-    char suffix[8];
-    if (sscanf(p, "%d%2s percentile: %lf", &pct, suffix, &v) == 3 && isfinite(v)) {
-        s->lat_pct = pct;
-        s->lat_pct_ms = v;
-        return true;
+    const char *q = p;
+    if (int_at(&q, 0, 100, &pct) && isalpha((unsigned char)q[0]) &&
+        isalpha((unsigned char)q[1]) && strncmp(q + 2, " percentile:", 12) == 0) {
+        q += 14;
+        if (double_at(&q, &v)) {
+            s->lat_pct = pct;
+            s->lat_pct_ms = v;
+            return true;
+        }
     }
     return false;
 }

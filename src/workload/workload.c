@@ -59,6 +59,15 @@
 
 #define MOD "workload"
 #define KEEP_RUNS 64         /* ended runs kept for status queries */
+/*
+ * Run logs (data/runs/<id>.log, up to 16 MiB each): a run's log is deleted
+ * when the run is evicted from memory, since nothing can show it after
+ * that.  Logs no run in memory refers to (those of an earlier daemon, and
+ * prepare/cleanup logs) are deleted once older than LOG_MAX_AGE_S, at
+ * start and before each new run or job: young ones are kept for a
+ * post-mortem of a crash or a restart.
+ */
+#define LOG_MAX_AGE_S (24 * 3600)
 #define MAX_SAMPLES 720      /* intervals kept per run */
 #define MAX_STEPS 3
 #define MAX_SCRIPTS 64
@@ -233,7 +242,8 @@ static void strv_free(char **v)
     free(v);
 }
 
-/* A growable argv being built. */
+/* An argv being built.  Its length is fixed by the code below (about 30
+ * at most, never by a request), so running out of room is a bug. */
 struct argv_b {
     char *v[96];
     int n;
@@ -250,10 +260,13 @@ static void av_add(struct argv_b *a, const char *fmt, ...)
     va_end(ap);
     if (!s)
         abort();
-    if (a->n + 1 < (int)DBP_ARRAY_SIZE(a->v))
-        a->v[a->n++] = s;
-    else
-        free(s);
+    /* Dropping an argument would lose the trailing sub-command ("run",
+     * "cleanup") and run something else: stop loudly instead. */
+    if (a->n + 1 >= (int)DBP_ARRAY_SIZE(a->v)) {
+        DBP_ERROR(MOD, "argv overflow (%d arguments): internal error", a->n);
+        abort();
+    }
+    a->v[a->n++] = s;
 }
 
 static char **av_take(struct argv_b *a)
@@ -551,7 +564,10 @@ static long long count_named_tables(struct dbp_db *db, const char *schema,
     struct dbp_buf b;
     char q[80];
     dbp_buf_init(&b, 8192);
-    dbp_db_quote_string(db, schema, q, sizeof(q));
+    if ((*rc = dbp_db_quote_string(db, schema, q, sizeof(q)))) {
+        dbp_err_set(err, *rc, "cannot quote the schema name");
+        return 0;
+    }
     dbp_buf_printf(&b,
                    "SELECT COUNT(*) FROM information_schema.TABLES WHERE TABLE_SCHEMA = %s "
                    "AND TABLE_NAME IN (",
@@ -559,6 +575,11 @@ static long long count_named_tables(struct dbp_db *db, const char *schema,
     for (int i = 0; tables[i]; i++)
         dbp_buf_printf(&b, "%s'%s'", i ? "," : "", tables[i]);
     dbp_buf_puts(&b, ")");
+    if ((*rc = dbp_buf_status(&b))) {
+        dbp_err_set(err, *rc, "query text too long");
+        dbp_buf_release(&b);
+        return 0;
+    }
     long long n = scalar_ll(db, b.data, err, rc);
     dbp_buf_release(&b);
     return n;
@@ -605,11 +626,16 @@ static int check_database(const struct target *t, const struct dbp_wl_request *r
         if (!rc && i == 0) {
             char q[80];
             long long n = 0, maxk = 0;
-            dbp_db_quote_string(db, dbname, q, sizeof(q));
             char sql[200];
-            snprintf(sql, sizeof(sql),
-                     "SELECT COUNT(*) FROM information_schema.SCHEMATA WHERE SCHEMA_NAME = %s", q);
-            long long have_db = scalar_ll(db, sql, &qe, &rc);
+            long long have_db = 0;
+            if ((rc = dbp_db_quote_string(db, dbname, q, sizeof(q))))
+                dbp_err_set(&qe, rc, "cannot quote the database name");
+            else
+                snprintf(sql, sizeof(sql),
+                         "SELECT COUNT(*) FROM information_schema.SCHEMATA WHERE SCHEMA_NAME = %s",
+                         q);
+            if (!rc)
+                have_db = scalar_ll(db, sql, &qe, &rc);
             if (rc) {
                 /* reported below */
             } else if (have_db == 0) {
@@ -835,7 +861,8 @@ static int count_active(struct dbp_workloads *wl, int type)
     return n;
 }
 
-/* Drop ended, unpinned runs beyond KEEP_RUNS.  Lock held. */
+/* Drop ended, unpinned runs beyond KEEP_RUNS, and their logs.  Lock held
+ * (an unlink is short; the log's child has exited, so nothing writes it). */
 static void evict(struct dbp_workloads *wl)
 {
     int ended = 0;
@@ -843,11 +870,43 @@ static void evict(struct dbp_workloads *wl)
         struct run *r = *pp;
         if (r->ended && ++ended > KEEP_RUNS && r->pins == 0) {
             *pp = r->next;
+            if (r->log_path[0])
+                unlink(r->log_path);
             run_free(r);
             continue;
         }
         pp = &r->next;
     }
+}
+
+/* Remove "<id>.log" files in runs_dir older than max_age_s that no run in
+ * memory refers to.  Takes wl->lock per file (the runs list is short). */
+static void sweep_logs(struct dbp_workloads *wl, const char *runs_dir, double max_age_s)
+{
+    DIR *d = opendir(runs_dir);
+    if (!d)
+        return;
+    double now = dbp_wall_s();
+    struct dirent *e;
+    while ((e = readdir(d))) {
+        size_t l = strlen(e->d_name);
+        if (l <= 4 || strcmp(e->d_name + l - 4, ".log") != 0 || e->d_name[0] == '.')
+            continue;
+        char p[PATH_MAX];
+        struct stat st;
+        if ((size_t)snprintf(p, sizeof(p), "%s/%s", runs_dir, e->d_name) >= sizeof(p) ||
+            lstat(p, &st) != 0 || !S_ISREG(st.st_mode) ||
+            now - (double)st.st_mtim.tv_sec < max_age_s)
+            continue;
+        bool known = false;
+        pthread_mutex_lock(&wl->lock);
+        for (struct run *r = wl->runs; r && !known; r = r->next)
+            known = strcmp(r->log_path, p) == 0;
+        pthread_mutex_unlock(&wl->lock);
+        if (!known)
+            unlink(p);
+    }
+    closedir(d);
 }
 
 static struct task *find_task(struct dbp_workloads *wl, const char *id)
@@ -1243,6 +1302,7 @@ int dbp_workloads_run(struct dbp_workloads *wl, const struct dbp_wl_request *req
         rc = dbp_err_set(err, DBP_EIO, "cannot create '%s'", t.runs_dir);
         goto fail;
     }
+    sweep_logs(wl, t.runs_dir, LOG_MAX_AGE_S);
     snprintf(r->log_path, sizeof(r->log_path), "%s/%s.log", t.runs_dir, r->id);
     const char *mysql_pwd = NULL;
     if (req->tool != DBP_WL_TOOL_TPCC_MYSQL && t.password[0]) {
@@ -1917,7 +1977,10 @@ static int exec_sql_file(struct dbp_db *db, const char *path, struct dbp_err *er
         if (!*p || *p == '#' || strncmp(p, "--", 2) == 0)
             continue;
         dbp_buf_puts(&stmt, p);
-        dbp_buf_puts(&stmt, "\n");
+        if ((rc = dbp_buf_puts(&stmt, "\n"))) {
+            dbp_err_set(err, rc, "'%s': a statement is too long", path);
+            break;
+        }
         size_t l = strlen(p);
         while (l && isspace((unsigned char)p[l - 1]))
             l--;
@@ -2005,7 +2068,10 @@ static int prep_job(struct dbp_job *job, void *arg, struct dbp_err *err)
     int want = 0;
     const char *const *tabs = req->type == DBP_WL_TPCH ? tpch_tables : tpcc_tables;
     char q[80], sql[256];
-    dbp_db_quote_string(db, dbname, q, sizeof(q));
+    if ((rc = dbp_db_quote_string(db, dbname, q, sizeof(q)))) {
+        dbp_err_set(err, rc, "cannot quote the database name");
+        goto out;
+    }
     snprintf(sql, sizeof(sql),
              "SELECT COUNT(*) FROM information_schema.SCHEMATA WHERE SCHEMA_NAME = %s", q);
     long long have_db = scalar_ll(db, sql, err, &rc);
@@ -2292,6 +2358,7 @@ static int submit_prep(struct dbp_workloads *wl, const struct dbp_wl_request *re
         rc = dbp_err_set(err, DBP_EIO, "cannot create '%s'", pp->t.runs_dir);
         goto fail;
     }
+    sweep_logs(wl, pp->t.runs_dir, LOG_MAX_AGE_S);
     snprintf(pp->log_path, sizeof(pp->log_path), "%s/%s.log", pp->t.runs_dir, pp->id);
     const char *mysql_pwd = NULL;
     if (pp->t.password[0] && req->tool == DBP_WL_TOOL_SYSBENCH) {
@@ -2310,6 +2377,9 @@ static int submit_prep(struct dbp_workloads *wl, const struct dbp_wl_request *re
     /* From here on the job owns pp (prep_free releases the busy flag). */
     rc = dbp_jobs_submit(wl->jobs, cleanup ? "workload.cleanup" : "workload.prepare", prep_job,
                          pp, prep_free, job_id);
+    if (rc == DBP_EBUSY) /* prep_free already ran (the queue releases pp) */
+        return dbp_err_set(err, rc, "too many jobs queued (limit %d); retry later",
+                           DBP_JOBS_MAX_QUEUED);
     if (rc)
         return dbp_err_set(err, rc, "cannot queue the job");
     return 0;
@@ -2570,7 +2640,11 @@ int dbp_workloads_render_metrics(void *cls, struct dbp_buf *out)
                    "dbpecker_workload_runs_failed_total %lu\n",
                    wl->runs_started, wl->runs_failed);
     pthread_mutex_unlock(&wl->lock);
-    int rc = b.len ? dbp_buf_append(out, b.data, b.len) : 0;
+    /* The buffer is sticky-failed on any overflow, so one check covers
+     * every append above; never export a partial page. */
+    int rc = dbp_buf_status(&b);
+    if (!rc && b.len)
+        rc = dbp_buf_append(out, b.data, b.len);
     dbp_buf_release(&b);
     return rc;
 }
@@ -2703,6 +2777,7 @@ int dbp_workloads_start(struct dbp_workloads *wl, struct dbp_err *err)
     if (cfg) {
         runs_dir_of(cfg, runs, sizeof(runs));
         remove_stale_cnf(runs);
+        sweep_logs(wl, runs, LOG_MAX_AGE_S);
     }
     if (n == 0)
         DBP_WARN(MOD, "no sysbench scripts found in %s: sysbench runs will be refused",

@@ -16,6 +16,10 @@
 #include "ithelp.h"
 
 #include <dirent.h>
+#include <fcntl.h>
+#include <stdbool.h>
+#include <sys/stat.h>
+#include <time.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -350,6 +354,46 @@ static void tool_missing_is_503(void **state)
     assert_nothing_left();
 }
 
+/*
+ * M9: logs of runs no longer known are deleted at start once older than a
+ * day; a young one (a post-mortem of the last crash) stays, and so does
+ * anything that is not a run log.
+ */
+static void stale_logs_removed_at_start(void **state)
+{
+    (void)state;
+    char dir[] = "/tmp/dbp-itlog-XXXXXX", runs[300], p[400];
+    assert_non_null(mkdtemp(dir));
+    snprintf(runs, sizeof(runs), "%s/runs", dir);
+    assert_int_equal(mkdir(runs, 0700), 0);
+    const char *names[] = {"sysbench-0badc0de.log", "prepare-11111111.log",
+                           "sysbench-fresh000.log", "notes.txt"};
+    for (int i = 0; i < 4; i++) {
+        snprintf(p, sizeof(p), "%s/%s", runs, names[i]);
+        FILE *f = fopen(p, "w");
+        assert_non_null(f);
+        fputs("log line\n", f);
+        fclose(f);
+        if (i < 2 || i == 3) { /* two days old */
+            struct timespec ts[2] = {{time(NULL) - 2 * 86400, 0}, {time(NULL) - 2 * 86400, 0}};
+            assert_int_equal(utimensat(AT_FDCWD, p, ts, 0), 0);
+        }
+    }
+    char lua[512], y[3072];
+    snprintf(lua, sizeof(lua), "%s/scripts/lua", it_source_dir());
+    snprintf(y, sizeof(y), "data_dir: %s\n%s", dir, yaml("sysbench", lua));
+    assert_int_equal(it_start(&it, y), 0);
+    for (int i = 0; i < 4; i++) {
+        snprintf(p, sizeof(p), "%s/%s", runs, names[i]);
+        bool want = i >= 2;
+        if ((access(p, F_OK) == 0) != want)
+            fail_msg("%s: expected %s", names[i], want ? "kept" : "deleted");
+    }
+    it_stop(&it);
+    const char *argv[] = {"rm", "-rf", dir, NULL};
+    it_run(argv, NULL, 0);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -358,6 +402,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(unknown_ids_are_404, setup_default, teardown),
         cmocka_unit_test_setup_teardown(shapes_of_empty_state, setup_default, teardown),
         cmocka_unit_test_setup_teardown(tool_missing_is_503, setup_no_tool, teardown),
+        cmocka_unit_test(stale_logs_removed_at_start),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -2,9 +2,12 @@
 #define _GNU_SOURCE
 #include "cmocka_all.h"
 
+#include "dbp/db.h"
 #include "dbp/err.h"
 #include "dbp/util.h"
 
+#include <errno.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -19,10 +22,17 @@ static void buf_bounded(void **state)
     assert_int_equal(dbp_buf_puts(&b, "hello"), 0);
     assert_int_equal(dbp_buf_printf(&b, "%d", 1234), 0);
     assert_string_equal(b.data, "hello1234");
-    /* Overflow releases the buffer: never half data. */
+    /* Overflow releases the data and fails the buffer: never half data. */
     assert_int_equal(dbp_buf_puts(&b, "xx"), DBP_ETOOBIG);
     assert_int_equal(b.len, 0);
     assert_null(b.data);
+    assert_int_equal(dbp_buf_status(&b), DBP_ETOOBIG);
+    /* Sticky: a short append after the failure still fails. */
+    assert_int_equal(dbp_buf_puts(&b, "ok"), DBP_ETOOBIG);
+    assert_int_equal(dbp_buf_printf(&b, "%d", 1), DBP_ETOOBIG);
+    assert_null(b.data);
+    dbp_buf_reset(&b); /* reset makes it usable again */
+    assert_int_equal(dbp_buf_status(&b), 0);
     assert_int_equal(dbp_buf_puts(&b, "again"), 0);
     size_t len;
     char *s = dbp_buf_detach(&b, &len);
@@ -39,6 +49,84 @@ static void buf_bounded(void **state)
     assert_int_equal(dbp_buf_printf(&b, "%s", big), 0);
     assert_int_equal(b.len, 100000 + sizeof(big) - 1);
     dbp_buf_release(&b);
+}
+
+/*
+ * The `rc |= dbp_buf_printf(...)` idiom: an overflow in the middle must not
+ * let the later, smaller appends produce the tail alone (front-truncated
+ * output that looks valid).
+ */
+static void buf_chain_never_front_truncated(void **state)
+{
+    (void)state;
+    struct dbp_buf b;
+    dbp_buf_init(&b, 16);
+    int rc = 0;
+    rc |= dbp_buf_puts(&b, "# HELP x\n");
+    rc |= dbp_buf_puts(&b, "a line that is far too long\n");
+    rc |= dbp_buf_puts(&b, "x 1\n");
+    assert_int_not_equal(rc, 0);
+    assert_int_equal(dbp_buf_status(&b), DBP_ETOOBIG);
+    assert_true(b.data == NULL || strstr(b.data, "x 1") == NULL);
+    assert_int_equal(b.len, 0);
+    dbp_buf_release(&b);
+    assert_int_equal(dbp_buf_status(&b), 0);
+}
+
+static int count_fds(void)
+{
+    int n = 0;
+    char p[64];
+    for (int fd = 0; fd < 4096; fd++) {
+        snprintf(p, sizeof(p), "/proc/self/fd/%d", fd);
+        if (access(p, F_OK) == 0)
+            n++;
+    }
+    return n;
+}
+
+/* M6: a failing fsync must not leak the descriptor or leave the tmp file. */
+static void atomic_write_fsync_fails(void **state)
+{
+    (void)state;
+    char dir[] = "/tmp/dbp-util-XXXXXX";
+    char path[256];
+    assert_non_null(mkdtemp(dir));
+    snprintf(path, sizeof(path), "%s/journal.json", dir);
+    int before = count_fds();
+    for (int i = 0; i < 200; i++) {
+        atomic_store(&dbp__test_fail_fsync, 1);
+        assert_int_equal(dbp_write_file_atomic(path, "{}", 2, 0600), -EIO);
+    }
+    atomic_store(&dbp__test_fail_fsync, 0);
+    assert_int_equal(count_fds(), before);
+    assert_int_equal(access(path, F_OK), -1); /* nothing published */
+    char cmd[160];
+    snprintf(cmd, sizeof(cmd), "ls -A %s | grep -q .", dir);
+    assert_int_not_equal(system(cmd), 0); /* no tmp file left behind */
+    /* and once fsync works again the same path is written normally */
+    assert_int_equal(dbp_write_file_atomic(path, "{}", 2, 0600), 0);
+    assert_int_equal(count_fds(), before);
+    snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
+    assert_int_equal(system(cmd), 0);
+}
+
+/* L8: without a connection the sql_mode is unknown, so quoting refuses. */
+static void quote_string_needs_connection(void **state)
+{
+    (void)state;
+    char out[64] = "garbage";
+    assert_int_equal(dbp_db_quote_string(NULL, "a'b\\c", out, sizeof(out)), DBP_EUNAVAIL);
+    assert_string_equal(out, "");
+    struct dbp_db_opts o = {.host = "127.0.0.1", .port = 3306, .user = "u"};
+    struct dbp_db *db = dbp_db_new(&o); /* never connected */
+    strcpy(out, "garbage");
+    assert_int_equal(dbp_db_quote_string(db, "x", out, sizeof(out)), DBP_EUNAVAIL);
+    assert_string_equal(out, "");
+    dbp_db_free(db);
+    char ident[16];
+    assert_int_equal(dbp_db_quote_ident("a`b", ident, sizeof(ident)), 0);
+    assert_string_equal(ident, "`a``b`");
 }
 
 static void numbers(void **state)
@@ -132,6 +220,9 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(buf_bounded), cmocka_unit_test(numbers), cmocka_unit_test(times),
         cmocka_unit_test(atomic_files), cmocka_unit_test(errors_map),
+        cmocka_unit_test(buf_chain_never_front_truncated),
+        cmocka_unit_test(atomic_write_fsync_fails),
+        cmocka_unit_test(quote_string_needs_connection),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -248,6 +248,51 @@ static void tpch_lines(void **state)
                                     &secs));
 }
 
+/*
+ * L5: hostile or broken tool output.  Before, `(int)v` of a huge thread
+ * count and sscanf's %d on out-of-range numbers were undefined (in
+ * practice: wrapped values accepted as real samples).
+ */
+static void huge_numbers_rejected(void **state)
+{
+    (void)state;
+    struct dbp_wl_sample s;
+    assert_true(dbp_wl_parse_interval("[ 1s ] thds: 1e300 tps: 5.00 qps: 9.00", &s));
+    assert_int_equal(s.threads, -1); /* unknown, not INT_MIN */
+    NEAR(s.tps, 5.0);
+    assert_true(dbp_wl_parse_interval("[ 1s ] thds: 99999999999 tps: 5.00", &s));
+    assert_int_equal(s.threads, -1);
+    assert_true(
+        dbp_wl_parse_interval("[ 1s ] thds: 4 tps: 5.00 lat (ms,99999999999%): 3.5 err/s: 0", &s));
+    assert_int_equal(s.lat_pct, 0); /* the latency is dropped, the rest stays */
+    assert_true(s.lat_ms < 0);
+    assert_int_equal(s.threads, 4);
+    assert_true(dbp_wl_parse_interval("[ 1s ] thds: 4 tps: 5.00 lat (ms,95%): 3.5", &s));
+    assert_int_equal(s.lat_pct, 95);
+    NEAR(s.lat_ms, 3.5);
+
+    const char *bad[] = {
+        "99999999999, 1(0):0.1|0.2, 1(0):0.1|0.2, 1(0):0.1|0.2, 1(0):0.1|0.2, 1(0):0.1|0.2",
+        "10, 99999999999(0):0.1|0.2, 1(0):0.1|0.2, 1(0):0.1|0.2, 1(0):0.1|0.2, 1(0):0.1|0.2",
+        "10, 1(99999999999):0.1|0.2, 1(0):0.1|0.2, 1(0):0.1|0.2, 1(0):0.1|0.2, 1(0):0.1|0.2",
+        "10, 1(0):0.1|0.2, 1(0):0.1|0.2, 1(0):0.1|0.2, 1(0):0.1|0.2, "
+        "-5(0):0.1|0.2",
+        "10, 1(0):0.1|0.2, 1(0):0.1|0.2, 1(0):0.1|0.2, 1(0):0.1|0.2",
+    };
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
+        if (dbp_wl_parse_tpcc_mysql_interval(bad[i], 10, &s))
+            fail_msg("accepted: %s", bad[i]);
+    assert_true(dbp_wl_parse_tpcc_mysql_interval(
+        "2147483647, 1(0):0.1|0.2, 1(0):0.1|0.2, 1(0):0.1|0.2, 1(0):0.1|0.2, 1(0):0.1|0.2", 10,
+        &s));
+
+    struct dbp_wl_summary sum;
+    dbp_wl_summary_clear(&sum);
+    assert_false(dbp_wl_parse_summary_line("   99999999999th percentile:   2.57", &sum));
+    assert_true(dbp_wl_parse_summary_line("   99th percentile:   2.57", &sum));
+    assert_int_equal(sum.lat_pct, 99);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -256,6 +301,7 @@ int main(void)
         cmocka_unit_test(tpcc_lua_lines),
         cmocka_unit_test(tpcc_mysql_lines),
         cmocka_unit_test(tpch_lines),
+        cmocka_unit_test(huge_numbers_rejected),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
