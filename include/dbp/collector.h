@@ -40,6 +40,14 @@ bool dbp_collector_set_collecting(struct dbp_collector *c, bool on);
 bool dbp_collector_collecting(struct dbp_collector *c);
 /* Apply reloadable settings (interval, thresholds). */
 void dbp_collector_reload(struct dbp_collector *c, const struct dbp_config *cfg);
+/* One server row of the discovery query: learn the node at host:port
+ * (its RPC port and zone refresh a known node; an unknown one is
+ * appended, up to DBP_MAX_NODES).  Thread-safe against the readers below;
+ * the discovery query calls it for each row, tests call it directly to
+ * grow the node list while readers run.  0, DBP_EINVAL (bad row) or
+ * DBP_ETOOBIG (full). */
+int dbp_collector_discovered(struct dbp_collector *c, const char *host, long port,
+                             long rpc_port, const char *zone);
 /* Run one cycle now on the calling thread (tests, benchmarks); not
  * concurrently with a started thread. */
 void dbp_collector_cycle(struct dbp_collector *c);

@@ -447,43 +447,54 @@ static int discovery_cb(void *ud, int ncols, char **vals, unsigned long *lens)
     if (cat->dcol_host >= ncols || cat->dcol_port >= ncols || !vals[cat->dcol_host] ||
         !vals[cat->dcol_port])
         return 0;
-    const char *host = vals[cat->dcol_host];
     long port = strtol(vals[cat->dcol_port], NULL, 10);
     long rpc = cat->dcol_rpc_port >= 0 && cat->dcol_rpc_port < ncols && vals[cat->dcol_rpc_port]
                    ? strtol(vals[cat->dcol_rpc_port], NULL, 10)
                    : 0;
-    if (port <= 0 || port > 65535 || strlen(host) >= DBP_HOST_MAX)
-        return 0;
+    const char *zone =
+        cat->dcol_zone >= 0 && cat->dcol_zone < ncols ? vals[cat->dcol_zone] : NULL;
+    dbp_collector_discovered(c, vals[cat->dcol_host], port, rpc, zone);
+    return 0;
+}
+
+int dbp_collector_discovered(struct dbp_collector *c, const char *host, long port, long rpc,
+                             const char *zone)
+{
+    if (!host || port <= 0 || port > 65535 || strlen(host) >= DBP_HOST_MAX)
+        return DBP_EINVAL;
     pthread_mutex_lock(&c->lock);
     for (int i = 0; i < c->nnodes; i++) {
         struct node *n = &c->nodes[i];
         if (strcmp(n->cfg.host, host) == 0 && n->cfg.port == port) {
             n->rpc_port = (int)rpc;
-            if (cat->dcol_zone >= 0 && cat->dcol_zone < ncols && vals[cat->dcol_zone] &&
-                !n->cfg.zone[0])
-                dbp_strlcpy(n->cfg.zone, vals[cat->dcol_zone], sizeof(n->cfg.zone));
+            if (zone && !n->cfg.zone[0])
+                dbp_strlcpy(n->cfg.zone, zone, sizeof(n->cfg.zone));
             pthread_mutex_unlock(&c->lock);
             return 0;
         }
     }
+    int rc = DBP_ETOOBIG;
     if (c->nnodes < DBP_MAX_NODES) {
+        /* Fill the slot completely before nnodes counts it: readers see
+         * either the old count or a whole new node, never half of one. */
         struct node *n = &c->nodes[c->nnodes];
         memset(n, 0, sizeof(*n));
         snprintf(n->cfg.name, sizeof(n->cfg.name), "%.50s:%ld", host, port);
         dbp_strlcpy(n->cfg.host, host, sizeof(n->cfg.host));
         n->cfg.port = (int)port;
         n->rpc_port = (int)rpc;
-        if (cat->dcol_zone >= 0 && cat->dcol_zone < ncols && vals[cat->dcol_zone])
-            dbp_strlcpy(n->cfg.zone, vals[cat->dcol_zone], sizeof(n->cfg.zone));
+        if (zone)
+            dbp_strlcpy(n->cfg.zone, zone, sizeof(n->cfg.zone));
         struct dbp_db_opts o = c->base;
         o.host = n->cfg.host;
         o.port = n->cfg.port;
         n->db = dbp_db_new(&o);
         c->nnodes++;
+        rc = 0;
         DBP_INFO("collector", "discovered node %s", n->cfg.name);
     }
     pthread_mutex_unlock(&c->lock);
-    return 0;
+    return rc;
 }
 
 static void discover(struct dbp_collector *c)
@@ -919,11 +930,16 @@ const struct dbp_catalog *dbp_collector_catalog(const struct dbp_collector *c)
 int dbp_collector_ingest(struct dbp_collector *c, int node, const char *tenant, int metric,
                          double ts, double raw)
 {
-    if (node < 0 || node >= c->nnodes || metric < 0 || metric >= c->nmetrics)
+    if (metric < 0 || metric >= c->nmetrics)
         return DBP_EINVAL;
-    struct node *n = &c->nodes[node];
     long tid = tenant && *tenant ? strtol(tenant, NULL, 10) : 0;
     pthread_mutex_lock(&c->lock);
+    /* nnodes grows under the lock (discovery): check it there. */
+    if (node < 0 || node >= c->nnodes) {
+        pthread_mutex_unlock(&c->lock);
+        return DBP_EINVAL;
+    }
+    struct node *n = &c->nodes[node];
     struct tenant *t = tenant_get(c, n, tid);
     if (!t) {
         pthread_mutex_unlock(&c->lock);
@@ -1266,9 +1282,16 @@ int dbp_collector_history(struct dbp_collector *c, const char *node, const char 
 double *dbp_collector_window(struct dbp_collector *c, int w, int *nnodes, int *nmetrics,
                              double *ts_last)
 {
-    double *out = dbp_xmalloc((size_t)c->nnodes * (size_t)c->nmetrics * (size_t)w * sizeof(double));
+    /* Discovery appends nodes under the lock from another thread: the
+     * count that sizes the block, the rows filled and the count returned
+     * must be one reading, taken under the lock (H4). */
+    if (w < 0)
+        w = 0;
     pthread_mutex_lock(&c->lock);
-    for (int i = 0; i < c->nnodes; i++) {
+    int nn = c->nnodes;
+    size_t cells = (size_t)nn * (size_t)c->nmetrics * (size_t)w;
+    double *out = dbp_xmalloc((cells ? cells : 1) * sizeof(double));
+    for (int i = 0; i < nn; i++) {
         struct tenant *t = tenant_default(&c->nodes[i]);
         for (int m = 0; m < c->nmetrics; m++) {
             double *dst = out + (((size_t)i * (size_t)c->nmetrics) + (size_t)m) * (size_t)w;
@@ -1289,7 +1312,7 @@ double *dbp_collector_window(struct dbp_collector *c, int w, int *nnodes, int *n
     }
     *ts_last = c->last_cycle_ts;
     pthread_mutex_unlock(&c->lock);
-    *nnodes = c->nnodes;
+    *nnodes = nn;
     *nmetrics = c->nmetrics;
     return out;
 }
