@@ -26,6 +26,7 @@
 #include "dbp/prom.h"
 #include "dbp/series.h"
 #include "dbp/util.h"
+#include "poller.h"
 
 #include <ctype.h>
 #include <math.h>
@@ -71,6 +72,13 @@ struct node {
     int ntenants;
     bool ok_this_cycle;
     struct dbp_complain complain;
+    /* Node-scope catalogs: the thread that polls this node and alone uses
+     * n->db; NULL for cluster-scope catalogs (the collector thread reads
+     * the cluster views).  While it is BUSY, the node's staging (ok_this_cycle,
+     * sample_ts, tenants' raw/have/kind) is the poller's. */
+    struct dbp_poller *poller;
+    struct dbp_collector *owner;
+    int index;
 };
 
 struct dbp_collector {
@@ -165,10 +173,10 @@ static struct tenant *tenant_by_name(struct node *n, const char *name)
     return NULL;
 }
 
-static void node_down(struct dbp_collector *c, struct node *n, const char *why, double now)
+/* With c->lock held; returns the new backoff. */
+static double node_down_locked(struct dbp_collector *c, struct node *n, const char *why,
+                               double now)
 {
-    /* Readers (API, /metrics) look at the node's fields under the lock. */
-    pthread_mutex_lock(&c->lock);
     bool was_up = n->state != N_DOWN;
     n->state = N_DOWN;
     n->fails++;
@@ -186,8 +194,16 @@ static void node_down(struct dbp_collector *c, struct node *n, const char *why, 
             for (int m = 0; m < c->nmetrics; m++)
                 if (n->tenants[t].inited[m])
                     dbp_series_mark_gap(&n->tenants[t].series[m]);
+    return backoff;
+}
+
+static void node_down(struct dbp_collector *c, struct node *n, const char *why, double now)
+{
+    /* Readers (API, /metrics) look at the node's fields under the lock. */
+    pthread_mutex_lock(&c->lock);
+    double backoff = node_down_locked(c, n, why, now);
     pthread_mutex_unlock(&c->lock);
-    dbp_complain(&n->complain, DBP_LOG_WARN, "collector", "node %s down: %s (retry in %.0f s)",
+    dbp_complain(&n->complain, DBP_LOG_WARN, "collector", "node %s down: %s (retry in %.1f s)",
                  n->cfg.name, why, backoff);
 }
 
@@ -281,6 +297,12 @@ static int rows_cb(void *ud, int ncols, char **vals, unsigned long *lens)
         if (!n)
             return 0;
     }
+    pthread_mutex_lock(&r->c->lock);
+    /* Mixed catalogs: a node being polled owns its staging. */
+    bool busy = !r->node && n->poller && dbp_poller_state(n->poller) == DBP_POLLER_BUSY;
+    pthread_mutex_unlock(&r->c->lock);
+    if (busy)
+        return 0;
     long tid = 0;
     if (q->col_tenant >= 0 && q->col_tenant < ncols && vals[q->col_tenant])
         tid = strtol(vals[q->col_tenant], NULL, 10);
@@ -509,36 +531,52 @@ static void discover(struct dbp_collector *c)
 
 /* ---- the cycle ------------------------------------------------------------- */
 
+struct tenant_names {
+    const struct dbp_catalog *cat;
+    long ids[MAX_TENANTS];
+    char names[MAX_TENANTS][64];
+    int n;
+};
+
 static int tenants_cb(void *ud, int ncols, char **vals, unsigned long *lens)
 {
-    struct dbp_collector *c = ud;
+    struct tenant_names *tn = ud;
     (void)lens;
-    int ci = c->cat->tcol_id, cn = c->cat->tcol_name;
-    if (ci >= ncols || cn >= ncols || !vals[ci] || !vals[cn] || c->ntenant_names >= MAX_TENANTS)
+    int ci = tn->cat->tcol_id, cn = tn->cat->tcol_name;
+    if (ci >= ncols || cn >= ncols || !vals[ci] || !vals[cn] || tn->n >= MAX_TENANTS)
         return 0;
-    c->tenant_ids[c->ntenant_names] = strtol(vals[ci], NULL, 10);
-    dbp_strlcpy(c->tenant_names[c->ntenant_names], vals[cn], 64);
-    c->ntenant_names++;
+    tn->ids[tn->n] = strtol(vals[ci], NULL, 10);
+    dbp_strlcpy(tn->names[tn->n], vals[cn], 64);
+    tn->n++;
     return 0;
 }
 
+/* Read the names on the caller's connection (a poller's or the cluster
+ * endpoint's), then install them under the lock: tenant_get() reads them
+ * there from every poller. */
 static void refresh_tenant_names(struct dbp_collector *c, struct dbp_db *db)
 {
     struct dbp_err err = {0};
     if (!c->cat->tenants_sql || !db)
         return;
-    c->ntenant_names = 0;
-    if (dbp_db_query(db, c->cat->tenants_sql, tenants_cb, c, &err)) {
+    struct tenant_names *tn = dbp_xcalloc(1, sizeof(*tn));
+    tn->cat = c->cat;
+    if (dbp_db_query(db, c->cat->tenants_sql, tenants_cb, tn, &err)) {
         DBP_DEBUG("collector", "tenant names: %s", err.msg);
+        free(tn);
         return;
     }
     pthread_mutex_lock(&c->lock);
+    c->ntenant_names = tn->n;
+    memcpy(c->tenant_ids, tn->ids, sizeof(tn->ids));
+    memcpy(c->tenant_names, tn->names, sizeof(tn->names));
     for (int i = 0; i < c->nnodes; i++)
         for (int t = 0; t < c->nodes[i].ntenants; t++)
             for (int k = 0; k < c->ntenant_names; k++)
                 if (c->tenant_ids[k] == c->nodes[i].tenants[t].id)
                     dbp_strlcpy(c->nodes[i].tenants[t].name, c->tenant_names[k], 64);
     pthread_mutex_unlock(&c->lock);
+    free(tn);
 }
 
 /* Hand the cycle's values to the listener, outside the lock (it may take
@@ -601,11 +639,20 @@ void dbp_collector_ingest_commit(struct dbp_collector *c, double ts)
     notify(c, ts);
 }
 
+/* Push every finished node's staging into the series in one critical
+ * section: readers see the whole cycle or none of it.  A node still being
+ * polled is left out (its poller owns the staging); what it reads is
+ * published by a later cycle, stamped with its own read time. */
 static void publish(struct dbp_collector *c, double ts)
 {
     pthread_mutex_lock(&c->lock);
     for (int i = 0; i < c->nnodes; i++) {
         struct node *n = &c->nodes[i];
+        if (n->poller) {
+            if (dbp_poller_state(n->poller) == DBP_POLLER_BUSY)
+                continue;
+            dbp_poller_consume(n->poller);
+        }
         for (int t = 0; t < n->ntenants; t++) {
             struct tenant *tn = &n->tenants[t];
             for (int m = 0; m < c->nmetrics; m++) {
@@ -635,6 +682,151 @@ static void publish(struct dbp_collector *c, double ts)
     notify(c, ts);
 }
 
+/* ---- per-node polls ---------------------------------------------------------- */
+
+/* One node's poll, on its poller's thread: the node-scope queries on its
+ * own connection, then its host sources.  token = the cycle number. */
+static void poll_node(void *arg, uint64_t token)
+{
+    struct node *n = arg;
+    struct dbp_collector *c = n->owner;
+    struct dbp_err err = {0};
+    double ts = dbp_wall_s();
+    n->ok_this_cycle = false;
+    n->sample_ts = 0;
+    uint64_t q0 = dbp_now_ns();
+    bool failed = false;
+    if (dbp_db_ensure(n->db, &err)) {
+        node_down(c, n, err.msg, ts);
+        failed = true;
+    } else {
+        pthread_mutex_lock(&c->lock);
+        dbp_strlcpy(n->version, dbp_db_version(n->db), sizeof(n->version));
+        pthread_mutex_unlock(&c->lock);
+        /* Rates divide by the time between two reads of this node, so
+         * stamp the read itself, not the cycle start. */
+        n->sample_ts = dbp_wall_s();
+        for (size_t q = 0; q < c->cat->nqueries && !failed; q++) {
+            const struct dbp_cat_query *cq = &c->cat->queries[q];
+            if (cq->scope != DBP_SCOPE_NODE)
+                continue;
+            struct rows_ud ud = {c, cq, n, 0, 0};
+            if (dbp_db_query(n->db, cq->sql, rows_cb, &ud, &err)) {
+                node_down(c, n, err.msg, ts);
+                failed = true;
+            }
+        }
+    }
+    pthread_mutex_lock(&c->lock);
+    n->query_s = (double)(dbp_now_ns() - q0) / 1e9;
+    pthread_mutex_unlock(&c->lock);
+    if (failed) {
+        for (int t = 0; t < n->ntenants; t++)
+            memset(n->tenants[t].have, 0, (size_t)c->nmetrics * sizeof(bool));
+        return;
+    }
+    node_up(c, n, ts);
+    if (c->cat->tenants_sql && (token % 60) == 0 && n->index == 0)
+        refresh_tenant_names(c, n->db);
+    host_sources(c, n);
+}
+
+static void poll_fini(void *arg)
+{
+    struct node *n = arg;
+    dbp_db_close(n->db); /* on the thread that used it */
+}
+
+/* Pollers for nodes that have none yet (configured, or just discovered).
+ * Collector thread only: it is the one that kicks and stops them. */
+static void pollers_ensure(struct dbp_collector *c)
+{
+    for (int i = 0; i < c->nnodes; i++) {
+        struct node *n = &c->nodes[i];
+        if (n->poller)
+            continue;
+        char name[32];
+        snprintf(name, sizeof(name), "dbp-poll-%d", i);
+        n->owner = c;
+        n->index = i;
+        struct dbp_poller *p =
+            dbp_poller_start(name, poll_node, poll_fini, n, &c->lock, &c->cond);
+        if (!p) {
+            DBP_WARN("collector", "cannot start the poller of node %s", n->cfg.name);
+            continue;
+        }
+        pthread_mutex_lock(&c->lock);
+        n->poller = p;
+        pthread_mutex_unlock(&c->lock);
+    }
+}
+
+static void pollers_stop(struct dbp_collector *c)
+{
+    for (int i = 0; i < c->nnodes; i++) {
+        struct dbp_poller *p = c->nodes[i].poller;
+        if (!p)
+            continue;
+        dbp_poller_stop(p);
+        pthread_mutex_lock(&c->lock);
+        c->nodes[i].poller = NULL;
+        pthread_mutex_unlock(&c->lock);
+    }
+}
+
+/* Kick every poller that is free and due, then wait for them until half an
+ * interval has passed: a node that hangs (partitioned, killed: connect or
+ * read timeout) costs the others nothing, and a node whose poll has been
+ * running for more than an interval is marked down (within two intervals
+ * of the fault, long before its client timeouts). */
+static void poll_nodes(struct dbp_collector *c, uint64_t t0, double ts)
+{
+    pollers_ensure(c);
+    pthread_mutex_lock(&c->lock);
+    uint64_t interval_ns = (uint64_t)c->interval_ms * 1000000ull;
+    for (int i = 0; i < c->nnodes; i++) {
+        struct node *n = &c->nodes[i];
+        if (!n->poller || (n->state == N_DOWN && ts < n->next_try))
+            continue;
+        dbp_poller_kick(n->poller, c->cycles);
+    }
+    uint64_t deadline = t0 + interval_ns / 2;
+    for (;;) {
+        bool busy = false;
+        for (int i = 0; i < c->nnodes && !busy; i++)
+            busy = c->nodes[i].poller &&
+                   dbp_poller_state(c->nodes[i].poller) == DBP_POLLER_BUSY;
+        uint64_t now = dbp_now_ns();
+        if (!busy || now >= deadline || c->stop)
+            break;
+        struct timespec until;
+        clock_gettime(CLOCK_REALTIME, &until);
+        uint64_t ns = (uint64_t)until.tv_nsec + (deadline - now);
+        until.tv_sec += (time_t)(ns / 1000000000ull);
+        until.tv_nsec = (long)(ns % 1000000000ull);
+        pthread_cond_timedwait(&c->cond, &c->lock, &until);
+    }
+    char stuck[DBP_MAX_NODES][64];
+    double backoff[DBP_MAX_NODES];
+    int nstuck = 0;
+    uint64_t now = dbp_now_ns();
+    for (int i = 0; i < c->nnodes; i++) {
+        struct node *n = &c->nodes[i];
+        uint64_t since = n->poller ? dbp_poller_busy_since(n->poller) : 0;
+        if (!since || now - since <= interval_ns || n->state == N_DOWN)
+            continue;
+        char why[96];
+        snprintf(why, sizeof(why), "no answer for %.1f s (poll still running)",
+                 (double)(now - since) / 1e9);
+        backoff[nstuck] = node_down_locked(c, n, why, ts);
+        dbp_strlcpy(stuck[nstuck++], n->cfg.name, 64);
+    }
+    pthread_mutex_unlock(&c->lock);
+    for (int k = 0; k < nstuck; k++)
+        DBP_WARN("collector", "node %s down: no answer within the interval (retry in %.1f s)",
+                 stuck[k], backoff[k]);
+}
+
 void dbp_collector_cycle(struct dbp_collector *c)
 {
     uint64_t t0 = dbp_now_ns();
@@ -652,55 +844,21 @@ void dbp_collector_cycle(struct dbp_collector *c)
     if (c->discover && (c->cycles % 60) == 0)
         discover(c);
 
-    for (int i = 0; i < c->nnodes; i++) {
-        struct node *n = &c->nodes[i];
-        n->ok_this_cycle = false;
-        n->sample_ts = 0;
-        if (!any_node_scope)
-            continue;
-        if (n->state == N_DOWN && ts < n->next_try)
-            continue;
-        uint64_t q0 = dbp_now_ns();
-        if (dbp_db_ensure(n->db, &err)) {
-            node_down(c, n, err.msg, ts);
-            continue;
+    if (any_node_scope)
+        poll_nodes(c, t0, ts);
+    else
+        for (int i = 0; i < c->nnodes; i++) {
+            c->nodes[i].ok_this_cycle = false;
+            c->nodes[i].sample_ts = 0;
         }
-        pthread_mutex_lock(&c->lock);
-        dbp_strlcpy(n->version, dbp_db_version(n->db), sizeof(n->version));
-        pthread_mutex_unlock(&c->lock);
-        /* Rates divide by the time between two reads of this node, so
-         * stamp the read itself, not the cycle start. */
-        n->sample_ts = dbp_wall_s();
-        bool failed = false;
-        for (size_t q = 0; q < c->cat->nqueries && !failed; q++) {
-            const struct dbp_cat_query *cq = &c->cat->queries[q];
-            if (cq->scope != DBP_SCOPE_NODE)
-                continue;
-            struct rows_ud ud = {c, cq, n, 0, 0};
-            if (dbp_db_query(n->db, cq->sql, rows_cb, &ud, &err)) {
-                node_down(c, n, err.msg, ts);
-                failed = true;
-            }
-        }
-        pthread_mutex_lock(&c->lock);
-        n->query_s = (double)(dbp_now_ns() - q0) / 1e9;
-        pthread_mutex_unlock(&c->lock);
-        if (!failed) {
-            node_up(c, n, ts);
-            if (c->cat->tenants_sql && (c->cycles % 60) == 0 && i == 0)
-                refresh_tenant_names(c, n->db);
-        } else {
-            for (int t = 0; t < n->ntenants; t++)
-                memset(n->tenants[t].have, 0, (size_t)c->nmetrics * sizeof(bool));
-        }
-    }
 
     if (any_cluster_scope) {
         if (dbp_db_ensure(c->cluster_db, &err) == 0) {
             dbp_complain_clear(&c->cluster_complain, "collector", "cluster endpoint");
             double cts = dbp_wall_s();
-            for (int i = 0; i < c->nnodes; i++)
-                c->nodes[i].sample_ts = cts;
+            if (!any_node_scope)
+                for (int i = 0; i < c->nnodes; i++)
+                    c->nodes[i].sample_ts = cts;
             if ((c->cycles % 60) == 0)
                 refresh_tenant_names(c, c->cluster_db);
             for (size_t q = 0; q < c->cat->nqueries; q++) {
@@ -712,7 +870,8 @@ void dbp_collector_cycle(struct dbp_collector *c)
                     dbp_complain(&c->cluster_complain, DBP_LOG_WARN, "collector",
                                  "cluster query '%s': %s", cq->id, err.msg);
             }
-            for (int i = 0; i < c->nnodes; i++) {
+            /* A node's own connection decides its state when it has one. */
+            for (int i = 0; i < c->nnodes && !any_node_scope; i++) {
                 struct node *n = &c->nodes[i];
                 if (n->ok_this_cycle)
                     node_up(c, n, ts);
@@ -722,12 +881,13 @@ void dbp_collector_cycle(struct dbp_collector *c)
         } else {
             dbp_complain(&c->cluster_complain, DBP_LOG_WARN, "collector",
                          "cluster endpoint: %s", err.msg);
-            for (int i = 0; i < c->nnodes; i++)
+            for (int i = 0; i < c->nnodes && !any_node_scope; i++)
                 node_down(c, &c->nodes[i], err.msg, ts);
         }
     }
 
-    for (int i = 0; i < c->nnodes; i++)
+    /* Polled nodes read their host sources on their poller. */
+    for (int i = 0; i < c->nnodes && !any_node_scope; i++)
         if (c->nodes[i].state == N_UP) {
             if (c->nodes[i].sample_ts <= 0)
                 c->nodes[i].sample_ts = dbp_wall_s();
@@ -773,6 +933,7 @@ static void *run(void *arg)
         }
     }
     pthread_mutex_unlock(&c->lock);
+    pollers_stop(c); /* each closes its node's connection */
     for (int i = 0; i < c->nnodes; i++)
         dbp_db_close(c->nodes[i].db);
     dbp_db_close(c->cluster_db);
@@ -867,6 +1028,7 @@ void dbp_collector_free(struct dbp_collector *c)
     if (!c)
         return;
     dbp_collector_stop(c);
+    pollers_stop(c); /* cycles run without the thread (tests) */
     for (int i = 0; i < c->nnodes; i++) {
         struct node *n = &c->nodes[i];
         for (int t = 0; t < n->ntenants; t++) {
