@@ -4,8 +4,10 @@
  * rates, runs fluctuation detection, keeps history rings, and serves
  * consistent copies to readers (API handlers, /metrics, diagnosis).
  *
- * Threads: the collector thread owns the database connections and is the
- * only writer of the series store.  Readers call the functions below from
+ * Threads: the collector thread runs the cycles and is the only writer of
+ * the series store; with node-scope catalogs each node is polled on its
+ * own thread, the only user of that node's connection (a node that hangs
+ * delays no other).  Readers call the functions below from
  * any thread; each takes the store lock briefly and copies out.  Lock
  * order: collector->lock is a leaf.
  */

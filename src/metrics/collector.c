@@ -2,13 +2,18 @@
  * collector.c - the collector thread and the series store.
  *
  * DESIGN
- * - One thread (the owner) runs cycles every interval: for each node it
- *   makes sure its connection is up (ping-then-reconnect), runs the
- *   catalog's node-scope queries, reads host sources (/proc, cgroup); then
- *   it runs cluster-scope queries once on the cluster endpoint and routes
- *   rows to nodes by SVR_IP/SVR_PORT.  Raw values are staged without any
- *   lock; the store lock is taken once per cycle to push them into the
- *   series (O(samples), microseconds), so readers never wait for SQL.
+ * - One thread (the owner) runs cycles every interval.  Node-scope
+ *   catalogs (MariaDB): it kicks one poller thread per node (poller.c),
+ *   which makes sure the node's own connection is up (ping-then-reconnect),
+ *   runs the node-scope queries and reads the host sources (/proc,
+ *   cgroup); the owner waits for them at most 3/4 of an interval, so a
+ *   node that hangs (partitioned, killed) delays nobody, and a poll that
+ *   has run longer than an interval marks its node down.  Cluster-scope
+ *   catalogs (OceanBase): the owner runs the queries once on the cluster
+ *   endpoint and routes rows to nodes by SVR_IP/SVR_PORT.  Raw values are
+ *   staged without any lock; the store lock is taken once per cycle to
+ *   push every finished node's values into the series (O(samples),
+ *   microseconds), so readers never wait for SQL and see whole cycles.
  * - A node that fails is marked down with its error and retried with
  *   exponential backoff (interval .. 60 s); the others go on.  Its series
  *   get a gap mark so the first sample after it comes back yields no rate
@@ -774,8 +779,8 @@ static void pollers_stop(struct dbp_collector *c)
     }
 }
 
-/* Kick every poller that is free and due, then wait for them until half an
- * interval has passed: a node that hangs (partitioned, killed: connect or
+/* Kick every poller that is free and due, then wait for them until 3/4 of
+ * an interval has passed: a node that hangs (partitioned, killed: connect or
  * read timeout) costs the others nothing, and a node whose poll has been
  * running for more than an interval is marked down (within two intervals
  * of the fault, long before its client timeouts). */
@@ -788,9 +793,12 @@ static void poll_nodes(struct dbp_collector *c, uint64_t t0, double ts)
         struct node *n = &c->nodes[i];
         if (!n->poller || (n->state == N_DOWN && ts < n->next_try))
             continue;
-        dbp_poller_kick(n->poller, c->cycles);
+        /* DONE = it finished after the last cycle's deadline: its staging
+         * is published by this cycle, and it polls again the next one. */
+        if (dbp_poller_state(n->poller) == DBP_POLLER_IDLE)
+            dbp_poller_kick(n->poller, c->cycles);
     }
-    uint64_t deadline = t0 + interval_ns / 2;
+    uint64_t deadline = t0 + interval_ns * 3 / 4;
     for (;;) {
         bool busy = false;
         for (int i = 0; i < c->nnodes && !busy; i++)
