@@ -4,8 +4,10 @@
  * rates, runs fluctuation detection, keeps history rings, and serves
  * consistent copies to readers (API handlers, /metrics, diagnosis).
  *
- * Threads: the collector thread owns the database connections and is the
- * only writer of the series store.  Readers call the functions below from
+ * Threads: the collector thread runs the cycles and is the only writer of
+ * the series store; with node-scope catalogs each node is polled on its
+ * own thread, the only user of that node's connection (a node that hangs
+ * delays no other).  Readers call the functions below from
  * any thread; each takes the store lock briefly and copies out.  Lock
  * order: collector->lock is a leaf.
  */
@@ -40,6 +42,14 @@ bool dbp_collector_set_collecting(struct dbp_collector *c, bool on);
 bool dbp_collector_collecting(struct dbp_collector *c);
 /* Apply reloadable settings (interval, thresholds). */
 void dbp_collector_reload(struct dbp_collector *c, const struct dbp_config *cfg);
+/* One server row of the discovery query: learn the node at host:port
+ * (its RPC port and zone refresh a known node; an unknown one is
+ * appended, up to DBP_MAX_NODES).  Thread-safe against the readers below;
+ * the discovery query calls it for each row, tests call it directly to
+ * grow the node list while readers run.  0, DBP_EINVAL (bad row) or
+ * DBP_ETOOBIG (full). */
+int dbp_collector_discovered(struct dbp_collector *c, const char *host, long port,
+                             long rpc_port, const char *zone);
 /* Run one cycle now on the calling thread (tests, benchmarks); not
  * concurrently with a started thread. */
 void dbp_collector_cycle(struct dbp_collector *c);

@@ -2,13 +2,18 @@
  * collector.c - the collector thread and the series store.
  *
  * DESIGN
- * - One thread (the owner) runs cycles every interval: for each node it
- *   makes sure its connection is up (ping-then-reconnect), runs the
- *   catalog's node-scope queries, reads host sources (/proc, cgroup); then
- *   it runs cluster-scope queries once on the cluster endpoint and routes
- *   rows to nodes by SVR_IP/SVR_PORT.  Raw values are staged without any
- *   lock; the store lock is taken once per cycle to push them into the
- *   series (O(samples), microseconds), so readers never wait for SQL.
+ * - One thread (the owner) runs cycles every interval.  Node-scope
+ *   catalogs (MariaDB): it kicks one poller thread per node (poller.c),
+ *   which makes sure the node's own connection is up (ping-then-reconnect),
+ *   runs the node-scope queries and reads the host sources (/proc,
+ *   cgroup); the owner waits for them at most 3/4 of an interval, so a
+ *   node that hangs (partitioned, killed) delays nobody, and a poll that
+ *   has run longer than an interval marks its node down.  Cluster-scope
+ *   catalogs (OceanBase): the owner runs the queries once on the cluster
+ *   endpoint and routes rows to nodes by SVR_IP/SVR_PORT.  Raw values are
+ *   staged without any lock; the store lock is taken once per cycle to
+ *   push every finished node's values into the series (O(samples),
+ *   microseconds), so readers never wait for SQL and see whole cycles.
  * - A node that fails is marked down with its error and retried with
  *   exponential backoff (interval .. 60 s); the others go on.  Its series
  *   get a gap mark so the first sample after it comes back yields no rate
@@ -26,6 +31,7 @@
 #include "dbp/prom.h"
 #include "dbp/series.h"
 #include "dbp/util.h"
+#include "poller.h"
 
 #include <ctype.h>
 #include <math.h>
@@ -71,6 +77,13 @@ struct node {
     int ntenants;
     bool ok_this_cycle;
     struct dbp_complain complain;
+    /* Node-scope catalogs: the thread that polls this node and alone uses
+     * n->db; NULL for cluster-scope catalogs (the collector thread reads
+     * the cluster views).  While it is BUSY, the node's staging (ok_this_cycle,
+     * sample_ts, tenants' raw/have/kind) is the poller's. */
+    struct dbp_poller *poller;
+    struct dbp_collector *owner;
+    int index;
 };
 
 struct dbp_collector {
@@ -165,10 +178,10 @@ static struct tenant *tenant_by_name(struct node *n, const char *name)
     return NULL;
 }
 
-static void node_down(struct dbp_collector *c, struct node *n, const char *why, double now)
+/* With c->lock held; returns the new backoff. */
+static double node_down_locked(struct dbp_collector *c, struct node *n, const char *why,
+                               double now)
 {
-    /* Readers (API, /metrics) look at the node's fields under the lock. */
-    pthread_mutex_lock(&c->lock);
     bool was_up = n->state != N_DOWN;
     n->state = N_DOWN;
     n->fails++;
@@ -186,8 +199,16 @@ static void node_down(struct dbp_collector *c, struct node *n, const char *why, 
             for (int m = 0; m < c->nmetrics; m++)
                 if (n->tenants[t].inited[m])
                     dbp_series_mark_gap(&n->tenants[t].series[m]);
+    return backoff;
+}
+
+static void node_down(struct dbp_collector *c, struct node *n, const char *why, double now)
+{
+    /* Readers (API, /metrics) look at the node's fields under the lock. */
+    pthread_mutex_lock(&c->lock);
+    double backoff = node_down_locked(c, n, why, now);
     pthread_mutex_unlock(&c->lock);
-    dbp_complain(&n->complain, DBP_LOG_WARN, "collector", "node %s down: %s (retry in %.0f s)",
+    dbp_complain(&n->complain, DBP_LOG_WARN, "collector", "node %s down: %s (retry in %.1f s)",
                  n->cfg.name, why, backoff);
 }
 
@@ -281,6 +302,12 @@ static int rows_cb(void *ud, int ncols, char **vals, unsigned long *lens)
         if (!n)
             return 0;
     }
+    pthread_mutex_lock(&r->c->lock);
+    /* Mixed catalogs: a node being polled owns its staging. */
+    bool busy = !r->node && n->poller && dbp_poller_state(n->poller) == DBP_POLLER_BUSY;
+    pthread_mutex_unlock(&r->c->lock);
+    if (busy)
+        return 0;
     long tid = 0;
     if (q->col_tenant >= 0 && q->col_tenant < ncols && vals[q->col_tenant])
         tid = strtol(vals[q->col_tenant], NULL, 10);
@@ -447,43 +474,54 @@ static int discovery_cb(void *ud, int ncols, char **vals, unsigned long *lens)
     if (cat->dcol_host >= ncols || cat->dcol_port >= ncols || !vals[cat->dcol_host] ||
         !vals[cat->dcol_port])
         return 0;
-    const char *host = vals[cat->dcol_host];
     long port = strtol(vals[cat->dcol_port], NULL, 10);
     long rpc = cat->dcol_rpc_port >= 0 && cat->dcol_rpc_port < ncols && vals[cat->dcol_rpc_port]
                    ? strtol(vals[cat->dcol_rpc_port], NULL, 10)
                    : 0;
-    if (port <= 0 || port > 65535 || strlen(host) >= DBP_HOST_MAX)
-        return 0;
+    const char *zone =
+        cat->dcol_zone >= 0 && cat->dcol_zone < ncols ? vals[cat->dcol_zone] : NULL;
+    dbp_collector_discovered(c, vals[cat->dcol_host], port, rpc, zone);
+    return 0;
+}
+
+int dbp_collector_discovered(struct dbp_collector *c, const char *host, long port, long rpc,
+                             const char *zone)
+{
+    if (!host || port <= 0 || port > 65535 || strlen(host) >= DBP_HOST_MAX)
+        return DBP_EINVAL;
     pthread_mutex_lock(&c->lock);
     for (int i = 0; i < c->nnodes; i++) {
         struct node *n = &c->nodes[i];
         if (strcmp(n->cfg.host, host) == 0 && n->cfg.port == port) {
             n->rpc_port = (int)rpc;
-            if (cat->dcol_zone >= 0 && cat->dcol_zone < ncols && vals[cat->dcol_zone] &&
-                !n->cfg.zone[0])
-                dbp_strlcpy(n->cfg.zone, vals[cat->dcol_zone], sizeof(n->cfg.zone));
+            if (zone && !n->cfg.zone[0])
+                dbp_strlcpy(n->cfg.zone, zone, sizeof(n->cfg.zone));
             pthread_mutex_unlock(&c->lock);
             return 0;
         }
     }
+    int rc = DBP_ETOOBIG;
     if (c->nnodes < DBP_MAX_NODES) {
+        /* Fill the slot completely before nnodes counts it: readers see
+         * either the old count or a whole new node, never half of one. */
         struct node *n = &c->nodes[c->nnodes];
         memset(n, 0, sizeof(*n));
         snprintf(n->cfg.name, sizeof(n->cfg.name), "%.50s:%ld", host, port);
         dbp_strlcpy(n->cfg.host, host, sizeof(n->cfg.host));
         n->cfg.port = (int)port;
         n->rpc_port = (int)rpc;
-        if (cat->dcol_zone >= 0 && cat->dcol_zone < ncols && vals[cat->dcol_zone])
-            dbp_strlcpy(n->cfg.zone, vals[cat->dcol_zone], sizeof(n->cfg.zone));
+        if (zone)
+            dbp_strlcpy(n->cfg.zone, zone, sizeof(n->cfg.zone));
         struct dbp_db_opts o = c->base;
         o.host = n->cfg.host;
         o.port = n->cfg.port;
         n->db = dbp_db_new(&o);
         c->nnodes++;
+        rc = 0;
         DBP_INFO("collector", "discovered node %s", n->cfg.name);
     }
     pthread_mutex_unlock(&c->lock);
-    return 0;
+    return rc;
 }
 
 static void discover(struct dbp_collector *c)
@@ -498,36 +536,52 @@ static void discover(struct dbp_collector *c)
 
 /* ---- the cycle ------------------------------------------------------------- */
 
+struct tenant_names {
+    const struct dbp_catalog *cat;
+    long ids[MAX_TENANTS];
+    char names[MAX_TENANTS][64];
+    int n;
+};
+
 static int tenants_cb(void *ud, int ncols, char **vals, unsigned long *lens)
 {
-    struct dbp_collector *c = ud;
+    struct tenant_names *tn = ud;
     (void)lens;
-    int ci = c->cat->tcol_id, cn = c->cat->tcol_name;
-    if (ci >= ncols || cn >= ncols || !vals[ci] || !vals[cn] || c->ntenant_names >= MAX_TENANTS)
+    int ci = tn->cat->tcol_id, cn = tn->cat->tcol_name;
+    if (ci >= ncols || cn >= ncols || !vals[ci] || !vals[cn] || tn->n >= MAX_TENANTS)
         return 0;
-    c->tenant_ids[c->ntenant_names] = strtol(vals[ci], NULL, 10);
-    dbp_strlcpy(c->tenant_names[c->ntenant_names], vals[cn], 64);
-    c->ntenant_names++;
+    tn->ids[tn->n] = strtol(vals[ci], NULL, 10);
+    dbp_strlcpy(tn->names[tn->n], vals[cn], 64);
+    tn->n++;
     return 0;
 }
 
+/* Read the names on the caller's connection (a poller's or the cluster
+ * endpoint's), then install them under the lock: tenant_get() reads them
+ * there from every poller. */
 static void refresh_tenant_names(struct dbp_collector *c, struct dbp_db *db)
 {
     struct dbp_err err = {0};
     if (!c->cat->tenants_sql || !db)
         return;
-    c->ntenant_names = 0;
-    if (dbp_db_query(db, c->cat->tenants_sql, tenants_cb, c, &err)) {
+    struct tenant_names *tn = dbp_xcalloc(1, sizeof(*tn));
+    tn->cat = c->cat;
+    if (dbp_db_query(db, c->cat->tenants_sql, tenants_cb, tn, &err)) {
         DBP_DEBUG("collector", "tenant names: %s", err.msg);
+        free(tn);
         return;
     }
     pthread_mutex_lock(&c->lock);
+    c->ntenant_names = tn->n;
+    memcpy(c->tenant_ids, tn->ids, sizeof(tn->ids));
+    memcpy(c->tenant_names, tn->names, sizeof(tn->names));
     for (int i = 0; i < c->nnodes; i++)
         for (int t = 0; t < c->nodes[i].ntenants; t++)
             for (int k = 0; k < c->ntenant_names; k++)
                 if (c->tenant_ids[k] == c->nodes[i].tenants[t].id)
                     dbp_strlcpy(c->nodes[i].tenants[t].name, c->tenant_names[k], 64);
     pthread_mutex_unlock(&c->lock);
+    free(tn);
 }
 
 /* Hand the cycle's values to the listener, outside the lock (it may take
@@ -590,11 +644,20 @@ void dbp_collector_ingest_commit(struct dbp_collector *c, double ts)
     notify(c, ts);
 }
 
+/* Push every finished node's staging into the series in one critical
+ * section: readers see the whole cycle or none of it.  A node still being
+ * polled is left out (its poller owns the staging); what it reads is
+ * published by a later cycle, stamped with its own read time. */
 static void publish(struct dbp_collector *c, double ts)
 {
     pthread_mutex_lock(&c->lock);
     for (int i = 0; i < c->nnodes; i++) {
         struct node *n = &c->nodes[i];
+        if (n->poller) {
+            if (dbp_poller_state(n->poller) == DBP_POLLER_BUSY)
+                continue;
+            dbp_poller_consume(n->poller);
+        }
         for (int t = 0; t < n->ntenants; t++) {
             struct tenant *tn = &n->tenants[t];
             for (int m = 0; m < c->nmetrics; m++) {
@@ -624,6 +687,154 @@ static void publish(struct dbp_collector *c, double ts)
     notify(c, ts);
 }
 
+/* ---- per-node polls ---------------------------------------------------------- */
+
+/* One node's poll, on its poller's thread: the node-scope queries on its
+ * own connection, then its host sources.  token = the cycle number. */
+static void poll_node(void *arg, uint64_t token)
+{
+    struct node *n = arg;
+    struct dbp_collector *c = n->owner;
+    struct dbp_err err = {0};
+    double ts = dbp_wall_s();
+    n->ok_this_cycle = false;
+    n->sample_ts = 0;
+    uint64_t q0 = dbp_now_ns();
+    bool failed = false;
+    if (dbp_db_ensure(n->db, &err)) {
+        node_down(c, n, err.msg, ts);
+        failed = true;
+    } else {
+        pthread_mutex_lock(&c->lock);
+        dbp_strlcpy(n->version, dbp_db_version(n->db), sizeof(n->version));
+        pthread_mutex_unlock(&c->lock);
+        /* Rates divide by the time between two reads of this node, so
+         * stamp the read itself, not the cycle start. */
+        n->sample_ts = dbp_wall_s();
+        for (size_t q = 0; q < c->cat->nqueries && !failed; q++) {
+            const struct dbp_cat_query *cq = &c->cat->queries[q];
+            if (cq->scope != DBP_SCOPE_NODE)
+                continue;
+            struct rows_ud ud = {c, cq, n, 0, 0};
+            if (dbp_db_query(n->db, cq->sql, rows_cb, &ud, &err)) {
+                node_down(c, n, err.msg, ts);
+                failed = true;
+            }
+        }
+    }
+    pthread_mutex_lock(&c->lock);
+    n->query_s = (double)(dbp_now_ns() - q0) / 1e9;
+    pthread_mutex_unlock(&c->lock);
+    if (failed) {
+        for (int t = 0; t < n->ntenants; t++)
+            memset(n->tenants[t].have, 0, (size_t)c->nmetrics * sizeof(bool));
+        return;
+    }
+    node_up(c, n, ts);
+    if (c->cat->tenants_sql && (token % 60) == 0 && n->index == 0)
+        refresh_tenant_names(c, n->db);
+    host_sources(c, n);
+}
+
+static void poll_fini(void *arg)
+{
+    struct node *n = arg;
+    dbp_db_close(n->db); /* on the thread that used it */
+}
+
+/* Pollers for nodes that have none yet (configured, or just discovered).
+ * Collector thread only: it is the one that kicks and stops them. */
+static void pollers_ensure(struct dbp_collector *c)
+{
+    for (int i = 0; i < c->nnodes; i++) {
+        struct node *n = &c->nodes[i];
+        if (n->poller)
+            continue;
+        char name[32];
+        snprintf(name, sizeof(name), "dbp-poll-%d", i);
+        n->owner = c;
+        n->index = i;
+        struct dbp_poller *p =
+            dbp_poller_start(name, poll_node, poll_fini, n, &c->lock, &c->cond);
+        if (!p) {
+            DBP_WARN("collector", "cannot start the poller of node %s", n->cfg.name);
+            continue;
+        }
+        pthread_mutex_lock(&c->lock);
+        n->poller = p;
+        pthread_mutex_unlock(&c->lock);
+    }
+}
+
+static void pollers_stop(struct dbp_collector *c)
+{
+    for (int i = 0; i < c->nnodes; i++) {
+        struct dbp_poller *p = c->nodes[i].poller;
+        if (!p)
+            continue;
+        dbp_poller_stop(p);
+        pthread_mutex_lock(&c->lock);
+        c->nodes[i].poller = NULL;
+        pthread_mutex_unlock(&c->lock);
+    }
+}
+
+/* Kick every poller that is free and due, then wait for them until 3/4 of
+ * an interval has passed: a node that hangs (partitioned, killed: connect or
+ * read timeout) costs the others nothing, and a node whose poll has been
+ * running for more than an interval is marked down (within two intervals
+ * of the fault, long before its client timeouts). */
+static void poll_nodes(struct dbp_collector *c, uint64_t t0, double ts)
+{
+    pollers_ensure(c);
+    pthread_mutex_lock(&c->lock);
+    uint64_t interval_ns = (uint64_t)c->interval_ms * 1000000ull;
+    for (int i = 0; i < c->nnodes; i++) {
+        struct node *n = &c->nodes[i];
+        if (!n->poller || (n->state == N_DOWN && ts < n->next_try))
+            continue;
+        /* DONE = it finished after the last cycle's deadline: its staging
+         * is published by this cycle, and it polls again the next one. */
+        if (dbp_poller_state(n->poller) == DBP_POLLER_IDLE)
+            dbp_poller_kick(n->poller, c->cycles);
+    }
+    uint64_t deadline = t0 + interval_ns * 3 / 4;
+    for (;;) {
+        bool busy = false;
+        for (int i = 0; i < c->nnodes && !busy; i++)
+            busy = c->nodes[i].poller &&
+                   dbp_poller_state(c->nodes[i].poller) == DBP_POLLER_BUSY;
+        uint64_t now = dbp_now_ns();
+        if (!busy || now >= deadline || c->stop)
+            break;
+        struct timespec until;
+        clock_gettime(CLOCK_REALTIME, &until);
+        uint64_t ns = (uint64_t)until.tv_nsec + (deadline - now);
+        until.tv_sec += (time_t)(ns / 1000000000ull);
+        until.tv_nsec = (long)(ns % 1000000000ull);
+        pthread_cond_timedwait(&c->cond, &c->lock, &until);
+    }
+    char stuck[DBP_MAX_NODES][64];
+    double backoff[DBP_MAX_NODES];
+    int nstuck = 0;
+    uint64_t now = dbp_now_ns();
+    for (int i = 0; i < c->nnodes; i++) {
+        struct node *n = &c->nodes[i];
+        uint64_t since = n->poller ? dbp_poller_busy_since(n->poller) : 0;
+        if (!since || now - since <= interval_ns || n->state == N_DOWN)
+            continue;
+        char why[96];
+        snprintf(why, sizeof(why), "no answer for %.1f s (poll still running)",
+                 (double)(now - since) / 1e9);
+        backoff[nstuck] = node_down_locked(c, n, why, ts);
+        dbp_strlcpy(stuck[nstuck++], n->cfg.name, 64);
+    }
+    pthread_mutex_unlock(&c->lock);
+    for (int k = 0; k < nstuck; k++)
+        DBP_WARN("collector", "node %s down: no answer within the interval (retry in %.1f s)",
+                 stuck[k], backoff[k]);
+}
+
 void dbp_collector_cycle(struct dbp_collector *c)
 {
     uint64_t t0 = dbp_now_ns();
@@ -641,55 +852,21 @@ void dbp_collector_cycle(struct dbp_collector *c)
     if (c->discover && (c->cycles % 60) == 0)
         discover(c);
 
-    for (int i = 0; i < c->nnodes; i++) {
-        struct node *n = &c->nodes[i];
-        n->ok_this_cycle = false;
-        n->sample_ts = 0;
-        if (!any_node_scope)
-            continue;
-        if (n->state == N_DOWN && ts < n->next_try)
-            continue;
-        uint64_t q0 = dbp_now_ns();
-        if (dbp_db_ensure(n->db, &err)) {
-            node_down(c, n, err.msg, ts);
-            continue;
+    if (any_node_scope)
+        poll_nodes(c, t0, ts);
+    else
+        for (int i = 0; i < c->nnodes; i++) {
+            c->nodes[i].ok_this_cycle = false;
+            c->nodes[i].sample_ts = 0;
         }
-        pthread_mutex_lock(&c->lock);
-        dbp_strlcpy(n->version, dbp_db_version(n->db), sizeof(n->version));
-        pthread_mutex_unlock(&c->lock);
-        /* Rates divide by the time between two reads of this node, so
-         * stamp the read itself, not the cycle start. */
-        n->sample_ts = dbp_wall_s();
-        bool failed = false;
-        for (size_t q = 0; q < c->cat->nqueries && !failed; q++) {
-            const struct dbp_cat_query *cq = &c->cat->queries[q];
-            if (cq->scope != DBP_SCOPE_NODE)
-                continue;
-            struct rows_ud ud = {c, cq, n, 0, 0};
-            if (dbp_db_query(n->db, cq->sql, rows_cb, &ud, &err)) {
-                node_down(c, n, err.msg, ts);
-                failed = true;
-            }
-        }
-        pthread_mutex_lock(&c->lock);
-        n->query_s = (double)(dbp_now_ns() - q0) / 1e9;
-        pthread_mutex_unlock(&c->lock);
-        if (!failed) {
-            node_up(c, n, ts);
-            if (c->cat->tenants_sql && (c->cycles % 60) == 0 && i == 0)
-                refresh_tenant_names(c, n->db);
-        } else {
-            for (int t = 0; t < n->ntenants; t++)
-                memset(n->tenants[t].have, 0, (size_t)c->nmetrics * sizeof(bool));
-        }
-    }
 
     if (any_cluster_scope) {
         if (dbp_db_ensure(c->cluster_db, &err) == 0) {
             dbp_complain_clear(&c->cluster_complain, "collector", "cluster endpoint");
             double cts = dbp_wall_s();
-            for (int i = 0; i < c->nnodes; i++)
-                c->nodes[i].sample_ts = cts;
+            if (!any_node_scope)
+                for (int i = 0; i < c->nnodes; i++)
+                    c->nodes[i].sample_ts = cts;
             if ((c->cycles % 60) == 0)
                 refresh_tenant_names(c, c->cluster_db);
             for (size_t q = 0; q < c->cat->nqueries; q++) {
@@ -701,7 +878,8 @@ void dbp_collector_cycle(struct dbp_collector *c)
                     dbp_complain(&c->cluster_complain, DBP_LOG_WARN, "collector",
                                  "cluster query '%s': %s", cq->id, err.msg);
             }
-            for (int i = 0; i < c->nnodes; i++) {
+            /* A node's own connection decides its state when it has one. */
+            for (int i = 0; i < c->nnodes && !any_node_scope; i++) {
                 struct node *n = &c->nodes[i];
                 if (n->ok_this_cycle)
                     node_up(c, n, ts);
@@ -711,12 +889,13 @@ void dbp_collector_cycle(struct dbp_collector *c)
         } else {
             dbp_complain(&c->cluster_complain, DBP_LOG_WARN, "collector",
                          "cluster endpoint: %s", err.msg);
-            for (int i = 0; i < c->nnodes; i++)
+            for (int i = 0; i < c->nnodes && !any_node_scope; i++)
                 node_down(c, &c->nodes[i], err.msg, ts);
         }
     }
 
-    for (int i = 0; i < c->nnodes; i++)
+    /* Polled nodes read their host sources on their poller. */
+    for (int i = 0; i < c->nnodes && !any_node_scope; i++)
         if (c->nodes[i].state == N_UP) {
             if (c->nodes[i].sample_ts <= 0)
                 c->nodes[i].sample_ts = dbp_wall_s();
@@ -762,6 +941,7 @@ static void *run(void *arg)
         }
     }
     pthread_mutex_unlock(&c->lock);
+    pollers_stop(c); /* each closes its node's connection */
     for (int i = 0; i < c->nnodes; i++)
         dbp_db_close(c->nodes[i].db);
     dbp_db_close(c->cluster_db);
@@ -856,6 +1036,7 @@ void dbp_collector_free(struct dbp_collector *c)
     if (!c)
         return;
     dbp_collector_stop(c);
+    pollers_stop(c); /* cycles run without the thread (tests) */
     for (int i = 0; i < c->nnodes; i++) {
         struct node *n = &c->nodes[i];
         for (int t = 0; t < n->ntenants; t++) {
@@ -919,11 +1100,16 @@ const struct dbp_catalog *dbp_collector_catalog(const struct dbp_collector *c)
 int dbp_collector_ingest(struct dbp_collector *c, int node, const char *tenant, int metric,
                          double ts, double raw)
 {
-    if (node < 0 || node >= c->nnodes || metric < 0 || metric >= c->nmetrics)
+    if (metric < 0 || metric >= c->nmetrics)
         return DBP_EINVAL;
-    struct node *n = &c->nodes[node];
     long tid = tenant && *tenant ? strtol(tenant, NULL, 10) : 0;
     pthread_mutex_lock(&c->lock);
+    /* nnodes grows under the lock (discovery): check it there. */
+    if (node < 0 || node >= c->nnodes) {
+        pthread_mutex_unlock(&c->lock);
+        return DBP_EINVAL;
+    }
+    struct node *n = &c->nodes[node];
     struct tenant *t = tenant_get(c, n, tid);
     if (!t) {
         pthread_mutex_unlock(&c->lock);
@@ -1266,9 +1452,16 @@ int dbp_collector_history(struct dbp_collector *c, const char *node, const char 
 double *dbp_collector_window(struct dbp_collector *c, int w, int *nnodes, int *nmetrics,
                              double *ts_last)
 {
-    double *out = dbp_xmalloc((size_t)c->nnodes * (size_t)c->nmetrics * (size_t)w * sizeof(double));
+    /* Discovery appends nodes under the lock from another thread: the
+     * count that sizes the block, the rows filled and the count returned
+     * must be one reading, taken under the lock (H4). */
+    if (w < 0)
+        w = 0;
     pthread_mutex_lock(&c->lock);
-    for (int i = 0; i < c->nnodes; i++) {
+    int nn = c->nnodes;
+    size_t cells = (size_t)nn * (size_t)c->nmetrics * (size_t)w;
+    double *out = dbp_xmalloc((cells ? cells : 1) * sizeof(double));
+    for (int i = 0; i < nn; i++) {
         struct tenant *t = tenant_default(&c->nodes[i]);
         for (int m = 0; m < c->nmetrics; m++) {
             double *dst = out + (((size_t)i * (size_t)c->nmetrics) + (size_t)m) * (size_t)w;
@@ -1289,7 +1482,7 @@ double *dbp_collector_window(struct dbp_collector *c, int w, int *nnodes, int *n
     }
     *ts_last = c->last_cycle_ts;
     pthread_mutex_unlock(&c->lock);
-    *nnodes = c->nnodes;
+    *nnodes = nn;
     *nmetrics = c->nmetrics;
     return out;
 }
