@@ -381,11 +381,18 @@ static void test_journal_before_apply_then_stop(void **state)
     cJSON_Delete(rec);
     assert_int_equal(journal_files(f->tmp), 1);
 
-    /* evidence: the executor's "ok" makes took_effect true */
-    rec = dbp_anomalies_get_json(f->a, id);
-    assert_true(cJSON_IsTrue(cJSON_GetObjectItem(cJSON_GetObjectItem(rec, "effective"),
-                                                 "took_effect")));
-    cJSON_Delete(rec);
+    /* evidence: the executor's "ok" makes took_effect true (measured by
+     * the registry's evidence lane, so poll for it) */
+    bool took = false;
+    for (int i = 0; i < 1000 && !took; i++) {
+        rec = dbp_anomalies_get_json(f->a, id);
+        took = cJSON_IsTrue(cJSON_GetObjectItem(cJSON_GetObjectItem(rec, "effective"),
+                                                "took_effect"));
+        cJSON_Delete(rec);
+        if (!took)
+            usleep(20 * 1000);
+    }
+    assert_true(took);
 
     /* the same type on the same node is refused while active */
     cJSON *rec2 = NULL;
