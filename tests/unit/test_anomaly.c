@@ -903,11 +903,38 @@ static void test_journal_write_failure_refuses_apply(void **state)
     cJSON_Delete(rec);
 }
 
+/* ---- L7: an unreadable benchmark password file is an error, not "" ------------ */
+
+static void test_bench_password_file_unreadable(void **state)
+{
+    (void)state;
+    struct dbp_config *cfg = dbp_xcalloc(1, sizeof(*cfg));
+    dbp_config_defaults(cfg);
+    snprintf(cfg->data_dir, sizeof(cfg->data_dir), "/tmp");
+    cfg->nnodes = 1;
+    snprintf(cfg->nodes[0].name, sizeof(cfg->nodes[0].name), "n1");
+    snprintf(cfg->nodes[0].host, sizeof(cfg->nodes[0].host), "192.0.2.1");
+    cfg->nodes[0].port = 3306;
+    snprintf(cfg->sysbench_path, sizeof(cfg->sysbench_path), "/bin/true"); /* "installed" */
+    snprintf(cfg->bench_password_file, sizeof(cfg->bench_password_file),
+             "/nonexistent/dbp-bench-password");
+    struct dbp_executor ex;
+    struct dbp_err err = {0};
+    assert_int_equal(dbp_exec_local_new(cfg, &ex, &err), 0);
+    char why[256] = "";
+    assert_false(ex.supports(ex.ctx, "workload_surge", &cfg->nodes[0], why, sizeof(why)));
+    assert_non_null(strstr(why, "workload.password_file"));
+    assert_non_null(strstr(why, "/nonexistent/dbp-bench-password"));
+    ex.free_ctx(ex.ctx);
+    free(cfg);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_type_table),
         cmocka_unit_test(test_severity_tables),
+        cmocka_unit_test(test_bench_password_file_unreadable),
         cmocka_unit_test_setup_teardown(test_bad_requests_inject_nothing, setup, teardown),
         cmocka_unit_test_setup_teardown(test_journal_before_apply_then_stop, setup, teardown),
         cmocka_unit_test_setup_teardown(test_expiry, setup, teardown),
