@@ -18,6 +18,7 @@
 #ifndef DBP_FAULT_H
 #define DBP_FAULT_H
 
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stddef.h>
 
@@ -37,6 +38,10 @@ struct dbp_fault_spec {
     int duration_s;        /* the registry also expires it; executors may use it as a safety net */
     const struct dbp_node_cfg *node; /* target node (from the config) */
     const cJSON *params;   /* the severity table row for this type, resolved by the registry */
+    /* Set by the registry when the injection is stopped or the daemon shuts
+     * down while apply() runs (may be NULL: never).  A long apply (many
+     * statements) checks it between steps, undoes what it made and fails. */
+    const atomic_bool *stop;
 };
 
 struct dbp_executor {

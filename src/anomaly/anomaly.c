@@ -42,6 +42,7 @@
 #include <errno.h>
 #include <math.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -54,6 +55,7 @@
 #define JOURNAL_KEEP_S (7 * 86400.0)   /* ended journal files kept on disk */
 #define JOURNAL_MAX (1u << 20)
 #define EVIDENCE_EVERY_S 2.0
+#define EVIDENCE_TICK_S 1.0            /* the evidence lane wakes this often */
 #define REVERT_TRIES 10                /* then "failed"; the next start retries */
 #define PROM_KEEP_S 300.0              /* a 0 sample after a revert, this long */
 #define BASELINE_S 60.0                /* witness metric: mean over this before the start */
@@ -240,17 +242,32 @@ struct inj {
     int err_code;
     char error[DBP_ERR_MSG_MAX];
     bool stop_req, recovered, collect, save_post;
+    bool busy;        /* a lane is applying or reverting it (one lane at a time) */
+    bool shut_tried;  /* the shutdown revert was tried */
+    atomic_bool cancel; /* handed to apply() as spec.stop: stop or shutdown */
     int attempts;
     double next_try, evidence_at;
     int nparts;
     struct part parts[DBP_ANOMALY_MAX_PARTS];
 };
 
+enum lane_kind { LANE_APPLY, LANE_REVERT, LANE_EVIDENCE };
+
+struct lane {
+    struct dbp_anomalies *a;
+    enum lane_kind kind;
+    int idx;
+    pthread_t thread;
+};
+
+#define MAX_LANES 8 /* of each kind */
+
 struct dbp_anomalies {
     pthread_mutex_t lock;
-    pthread_cond_t wake;    /* the worker waits here */
+    pthread_cond_t wake;    /* the lanes wait here (broadcast) */
     pthread_cond_t changed; /* API waiters and SSE streams wait here */
-    pthread_t thread;
+    struct lane lanes[2 * MAX_LANES + 1];
+    int nlanes, apply_alive;
     bool started, stopping;
     unsigned long version;
     struct inj *list; /* newest first */
@@ -468,8 +485,7 @@ static int journal_write(struct dbp_anomalies *a, struct inj *j)
     int rc = text ? dbp_write_file_atomic(path, text, strlen(text), 0600) : DBP_ENOMEM;
     free(text);
     if (rc)
-        DBP_ERROR(MOD, "cannot write journal '%s': %s", path,
-                  rc < 0 && rc > -4096 && rc < DBP_EFORBIDDEN ? strerror(-rc) : dbp_strerror(rc));
+        DBP_ERROR(MOD, "cannot write journal '%s': %s", path, dbp_strerror(rc));
     pthread_mutex_lock(&a->lock);
     return rc;
 }
@@ -583,7 +599,7 @@ static int journal_load(struct dbp_anomalies *a, struct dbp_err *err)
 {
     int rc = dbp_mkdir_p(a->dir, 0700);
     if (rc)
-        return dbp_err_set(err, DBP_EIO, "cannot create '%s': %s", a->dir, strerror(-rc));
+        return dbp_err_set(err, DBP_EIO, "cannot create '%s': %s", a->dir, dbp_strerror(rc));
     DIR *d = opendir(a->dir);
     if (!d)
         return dbp_err_set(err, DBP_EIO, "cannot open '%s': %s", a->dir, strerror(errno));
@@ -656,7 +672,7 @@ static void prune(struct dbp_anomalies *a)
     double now = dbp_wall_s();
     for (struct inj **pp = &a->list; *pp;) {
         struct inj *j = *pp;
-        if (ended(j) && !needs_revert(j)) {
+        if (ended(j) && !needs_revert(j) && !j->busy) {
             double t = j->ended > 0 ? j->ended : j->created;
             bool old = now - t > JOURNAL_KEEP_S;
             if (old || ++kept > KEEP_ENDED) {
@@ -805,7 +821,7 @@ int dbp_anomalies_new(const struct dbp_config *cfg, struct dbp_collector *collec
     return 0;
 }
 
-/* ---- the worker ------------------------------------------------------------- */
+/* ---- applies and reverts ---------------------------------------------------- */
 
 static void count(struct dbp_anomalies *a, const struct part *p, int result)
 {
@@ -923,6 +939,7 @@ static void do_apply(struct dbp_anomalies *a, struct inj *j)
             .duration_s = j->duration_s,
             .node = node,
             .params = p->params,
+            .stop = &j->cancel,
         };
         struct dbp_executor *ex = &a->ex[p->exec];
         cJSON *state = NULL;
@@ -988,11 +1005,25 @@ static void do_apply(struct dbp_anomalies *a, struct inj *j)
     journal_write(a, j);
 }
 
+/*
+ * Lanes.  Applies and reverts run on separate pools of threads so that no
+ * slow apply (too_many_indexes, a Kubernetes call at its client timeout)
+ * delays another injection's expiry, a stop or the shutdown reverts:
+ *   - apply lanes take pending injections, oldest first;
+ *   - revert lanes take due reverts (expiry, stop, retry), oldest first,
+ *     and at shutdown revert everything in place, in parallel;
+ *   - one evidence lane measures evidence on a timer (readers only copy).
+ * An injection is handled by one lane at a time (inj.busy), so its journal
+ * writes cannot reorder and no lane frees a record another one uses.
+ */
+
 static struct inj *next_due(struct dbp_anomalies *a, double now, double *wake)
 {
     struct inj *due = NULL;
     for (struct inj *j = a->list; j; j = j->next) {
         double t = 0;
+        if (j->busy)
+            continue;
         if (j->st == IST_ACTIVE)
             t = j->stop_req ? now : j->end;
         else if (j->st == IST_REVERTING)
@@ -1007,12 +1038,37 @@ static struct inj *next_due(struct dbp_anomalies *a, double now, double *wake)
     return due;
 }
 
+/* Leftovers of a previous process are reverted (tried once) before
+ * anything new is applied. */
+static bool recovering(const struct dbp_anomalies *a)
+{
+    for (const struct inj *j = a->list; j; j = j->next)
+        if (j->recovered && j->st == IST_REVERTING && j->attempts == 0)
+            return true;
+    return false;
+}
+
 static struct inj *next_pending(struct dbp_anomalies *a)
 {
     struct inj *p = NULL;
+    if (recovering(a))
+        return NULL;
     for (struct inj *j = a->list; j; j = j->next)
-        if (j->st == IST_PENDING)
+        if (j->st == IST_PENDING && !j->busy)
             p = j; /* oldest first */
+    return p;
+}
+
+/* At shutdown: the next record that may still be in place (or is pending
+ * and will never be applied), each tried once. */
+static struct inj *next_shutdown(struct dbp_anomalies *a)
+{
+    struct inj *p = NULL;
+    for (struct inj *j = a->list; j; j = j->next)
+        if (!j->busy && !j->shut_tried &&
+            (j->st == IST_PENDING || j->st == IST_ACTIVE ||
+             (j->st == IST_REVERTING && needs_revert(j))))
+            p = j;
     return p;
 }
 
@@ -1032,26 +1088,70 @@ static void timed_wait(pthread_cond_t *c, pthread_mutex_t *m, double seconds)
     pthread_cond_timedwait(c, m, &ts);
 }
 
-static void *worker(void *arg)
+/* Run fn on j as its only handler.  Lock held. */
+static void handle(struct dbp_anomalies *a, struct inj *j,
+                   void (*fn)(struct dbp_anomalies *, struct inj *))
 {
-    struct dbp_anomalies *a = arg;
-    dbp_db_thread_init();
-    pthread_mutex_lock(&a->lock);
-    double last_prune = 0;
+    j->busy = true;
+    fn(a, j);
+    j->busy = false;
+    /* another lane may be waiting for this record (a stop during an apply) */
+    pthread_cond_broadcast(&a->wake);
+}
+
+static void apply_lane(struct dbp_anomalies *a)
+{
+    while (!a->stopping) {
+        struct inj *j = next_pending(a);
+        if (j)
+            handle(a, j, do_apply);
+        else
+            timed_wait(&a->wake, &a->lock, 1.0);
+    }
+    a->apply_alive--;
+    pthread_cond_broadcast(&a->wake);
+}
+
+static void shutdown_one(struct dbp_anomalies *a, struct inj *j)
+{
+    j->shut_tried = true;
+    if (j->st == IST_PENDING) {
+        j->st = IST_FAILED;
+        j->ended = dbp_wall_s();
+        dbp_strlcpy(j->error, "the daemon stopped before it was applied", sizeof(j->error));
+        bump(a);
+        journal_write(a, j);
+        return;
+    }
+    j->attempts = REVERT_TRIES - 1; /* one try now; the next start retries */
+    do_revert(a, j);
+}
+
+static void revert_lane(struct dbp_anomalies *a, int idx)
+{
+    double last_prune = dbp_wall_s();
     for (;;) {
         double now = dbp_wall_s(), wake = now + 1.0;
         struct inj *j = next_due(a, now, &wake);
         if (j) {
-            do_revert(a, j);
+            handle(a, j, do_revert);
             continue;
         }
-        if (a->stopping)
-            break;
-        if ((j = next_pending(a))) {
-            do_apply(a, j);
+        if (a->stopping) {
+            /* Nothing new is applied; everything in place is reverted once
+             * (a failure stays in the journal for the next start).  Wait
+             * for the apply lanes: what they finish applying is reverted
+             * here too. */
+            if ((j = next_shutdown(a))) {
+                handle(a, j, shutdown_one);
+                continue;
+            }
+            if (a->apply_alive == 0)
+                break;
+            timed_wait(&a->wake, &a->lock, 0.1);
             continue;
         }
-        if (now - last_prune > 30) {
+        if (idx == 0 && now - last_prune > 30) {
             prune(a);
             last_prune = now;
         }
@@ -1059,23 +1159,57 @@ static void *worker(void *arg)
          * step delays an expiry by at most a second. */
         timed_wait(&a->wake, &a->lock, fmin(1.0, wake - now));
     }
-    /* Shutdown: nothing new is applied; everything in place is reverted
-     * once (a failure stays in the journal for the next start). */
-    for (struct inj *j = a->list; j; j = j->next) {
-        if (j->st == IST_PENDING) {
-            j->st = IST_FAILED;
-            j->ended = dbp_wall_s();
-            dbp_strlcpy(j->error, "the daemon stopped before it was applied", sizeof(j->error));
-            bump(a);
-            journal_write(a, j);
-        } else if (j->st == IST_ACTIVE || (j->st == IST_REVERTING && needs_revert(j))) {
-            j->attempts = REVERT_TRIES - 1; /* one try now; the next start retries */
-            do_revert(a, j);
-        }
+}
+
+static void refresh_evidence(struct dbp_anomalies *a, const char *only);
+
+static void evidence_lane(struct dbp_anomalies *a)
+{
+    while (!a->stopping) {
+        pthread_mutex_unlock(&a->lock);
+        refresh_evidence(a, NULL); /* rate-limited per record */
+        pthread_mutex_lock(&a->lock);
+        if (!a->stopping)
+            timed_wait(&a->wake, &a->lock, EVIDENCE_TICK_S);
+    }
+}
+
+static void *lane_main(void *arg)
+{
+    struct lane *l = arg;
+    struct dbp_anomalies *a = l->a;
+    dbp_db_thread_init();
+    pthread_mutex_lock(&a->lock);
+    switch (l->kind) {
+    case LANE_APPLY:
+        apply_lane(a);
+        break;
+    case LANE_REVERT:
+        revert_lane(a, l->idx);
+        break;
+    case LANE_EVIDENCE:
+        evidence_lane(a);
+        break;
     }
     pthread_mutex_unlock(&a->lock);
     dbp_db_thread_end();
     return NULL;
+}
+
+static int add_lane(struct dbp_anomalies *a, enum lane_kind kind, int idx)
+{
+    static const char *const pfx[] = {"dbp-anom-ap", "dbp-anom-rv", "dbp-anom-ev"};
+    struct lane *l = &a->lanes[a->nlanes];
+    l->a = a;
+    l->kind = kind;
+    l->idx = idx;
+    if (pthread_create(&l->thread, NULL, lane_main, l) != 0)
+        return DBP_ENOMEM;
+    char name[16];
+    snprintf(name, sizeof(name), "%s%d", pfx[kind], idx);
+    pthread_setname_np(l->thread, name);
+    a->nlanes++;
+    return 0;
 }
 
 int dbp_anomalies_start(struct dbp_anomalies *a, struct dbp_err *err)
@@ -1083,10 +1217,23 @@ int dbp_anomalies_start(struct dbp_anomalies *a, struct dbp_err *err)
     int rc = journal_load(a, err);
     if (rc)
         return rc;
-    if (pthread_create(&a->thread, NULL, worker, a) != 0)
-        return dbp_err_set(err, DBP_ENOMEM, "cannot create the anomaly worker thread");
-    pthread_setname_np(a->thread, "dbp-anomaly");
+    /* One lane of each kind per node (+1), so a node's slow call leaves
+     * the others' lanes free. */
+    int n = a->nnodes + 1 < 2 ? 2 : a->nnodes + 1 > MAX_LANES ? MAX_LANES : a->nnodes + 1;
+    pthread_mutex_lock(&a->lock);
     a->started = true;
+    for (int i = 0; i < n && !rc; i++) {
+        rc = add_lane(a, LANE_REVERT, i);
+        if (!rc && !(rc = add_lane(a, LANE_APPLY, i)))
+            a->apply_alive++;
+    }
+    if (!rc)
+        rc = add_lane(a, LANE_EVIDENCE, 0);
+    pthread_mutex_unlock(&a->lock);
+    if (rc) {
+        dbp_anomalies_stop(a);
+        return dbp_err_set(err, DBP_ENOMEM, "cannot create the anomaly lanes");
+    }
     return 0;
 }
 
@@ -1097,13 +1244,15 @@ void dbp_anomalies_stop(struct dbp_anomalies *a)
     pthread_mutex_lock(&a->lock);
     bool join = a->started && !a->stopping;
     a->stopping = true;
+    for (struct inj *j = a->list; j; j = j->next)
+        atomic_store(&j->cancel, true); /* an apply in progress stops between steps */
     pthread_cond_broadcast(&a->wake);
     bump(a);
     pthread_mutex_unlock(&a->lock);
     if (join)
-        pthread_join(a->thread, NULL);
+        for (int i = 0; i < a->nlanes; i++)
+            pthread_join(a->lanes[i].thread, NULL);
 }
-
 void dbp_anomalies_free(struct dbp_anomalies *a)
 {
     if (!a)
@@ -1211,8 +1360,9 @@ int dbp_anomalies_inject(struct dbp_anomalies *a, const struct dbp_anomaly_req *
     j = dbp_xcalloc(1, sizeof(*j));
     /* Checks that need no registry state, before the lock: types, nodes,
      * severities and which executor runs each part. */
-    bool supported[DBP_ANOMALY_MAX_PARTS][DBP_MAX_NODES];
-    int sup_exec[DBP_ANOMALY_MAX_PARTS][DBP_MAX_NODES];
+    /* zeroed: rows of parts with an explicit node are swapped, never read */
+    bool supported[DBP_ANOMALY_MAX_PARTS][DBP_MAX_NODES] = {{false}};
+    int sup_exec[DBP_ANOMALY_MAX_PARTS][DBP_MAX_NODES] = {{0}};
     for (int i = 0; i < req->nparts; i++) {
         const struct dbp_anomaly_part_req *pr = &req->parts[i];
         struct part *p = &j->parts[i];
@@ -1349,7 +1499,7 @@ int dbp_anomalies_inject(struct dbp_anomalies *a, const struct dbp_anomaly_req *
     dbp_strlcpy(id, j->id, sizeof(id));
     j = NULL; /* the registry owns it now */
     bump(a);
-    pthread_cond_signal(&a->wake);
+    pthread_cond_broadcast(&a->wake);
 
     struct inj *w = wait_for(a, id, wait_ms, settled);
     if (w && record)
@@ -1395,10 +1545,11 @@ int dbp_anomalies_stop_one(struct dbp_anomalies *a, const char *id_or_name, int 
             *stopped = true;
         if (!j->stop_req) {
             j->stop_req = true;
+            atomic_store(&j->cancel, true);
             if (j->st == IST_REVERTING)
                 j->next_try = 0; /* retry now */
             bump(a);
-            pthread_cond_signal(&a->wake);
+            pthread_cond_broadcast(&a->wake);
         }
         j = wait_for(a, id, wait_ms, is_ended);
     }
@@ -1431,13 +1582,14 @@ int dbp_anomalies_stop_all(struct dbp_anomalies *a, const char *type, int wait_m
             continue;
         }
         j->stop_req = true;
+        atomic_store(&j->cancel, true);
         if (j->st == IST_REVERTING)
             j->next_try = 0;
         cJSON_AddItemToArray(il, cJSON_CreateString(j->id));
         cJSON_AddItemToArray(nl, cJSON_CreateString(j->name));
     }
     bump(a);
-    pthread_cond_signal(&a->wake);
+    pthread_cond_broadcast(&a->wake);
     uint64_t deadline = dbp_now_ns() + (uint64_t)(wait_ms > 0 ? wait_ms : 0) * 1000000ull;
     for (;;) {
         bool left = false;
@@ -1614,9 +1766,10 @@ static void refresh_evidence(struct dbp_anomalies *a, const char *only)
 
 /* ---- reads ------------------------------------------------------------------- */
 
+/* Readers copy: evidence is measured by the evidence lane (M3), never on
+ * the caller's (HTTP or SSE) thread. */
 cJSON *dbp_anomalies_get_json(struct dbp_anomalies *a, const char *id_or_name)
 {
-    refresh_evidence(a, id_or_name);
     pthread_mutex_lock(&a->lock);
     struct inj *j = find(a, id_or_name);
     cJSON *o = j ? record_json(j) : NULL;
@@ -1626,7 +1779,6 @@ cJSON *dbp_anomalies_get_json(struct dbp_anomalies *a, const char *id_or_name)
 
 cJSON *dbp_anomalies_list_json(struct dbp_anomalies *a, bool active_only)
 {
-    refresh_evidence(a, NULL);
     cJSON *arr = cJSON_CreateArray();
     pthread_mutex_lock(&a->lock);
     for (struct inj *j = a->list; j; j = j->next)

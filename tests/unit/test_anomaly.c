@@ -15,6 +15,9 @@
 #include "dbp/util.h"
 
 #include <dirent.h>
+#include <stdatomic.h>
+#include <sys/stat.h>
+#include <time.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -32,9 +35,39 @@ struct fake {
     int journal_seen;      /* apply found its part "applying" on disk */
     char dir[600];         /* the journal directory */
     cJSON *last_revert;    /* copy of the last state given to revert */
+    /* blocking, controlled by the test through `cond` */
+    int block_type;        /* type index whose apply blocks until release, -1 none */
+    int blocked;           /* applies blocked right now */
+    int release;           /* set by the test: blocked applies return (applied) */
+    int cancel_seen;       /* a blocked apply saw spec->stop set */
+    int block_evidence;    /* evidence() blocks until ev_release */
+    int ev_blocked, ev_release;
+    char revert_order[256]; /* "type@node;" per revert, in order */
 };
 
 static struct fake fk = {.lock = PTHREAD_MUTEX_INITIALIZER};
+static pthread_cond_t fk_cond = PTHREAD_COND_INITIALIZER;
+
+/* Wait on fk_cond (fk.lock held) for at most 10 ms. */
+static void fk_wait(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    ts.tv_nsec += 10 * 1000 * 1000;
+    if (ts.tv_nsec >= 1000000000L) {
+        ts.tv_sec++;
+        ts.tv_nsec -= 1000000000L;
+    }
+    pthread_cond_timedwait(&fk_cond, &fk.lock, &ts);
+}
+
+static void fk_set(int *field, int v)
+{
+    pthread_mutex_lock(&fk.lock);
+    *field = v;
+    pthread_cond_broadcast(&fk_cond);
+    pthread_mutex_unlock(&fk.lock);
+}
 
 static bool fake_supports(void *ctx, const char *type, const struct dbp_node_cfg *n, char *why,
                           size_t wsz)
@@ -77,6 +110,20 @@ static int fake_apply(void *ctx, const struct dbp_fault_spec *sp, cJSON **state,
     fk.applies++;
     fk.journal_seen = seen;
     bool fail = dbp_anomaly_type_index(sp->type) == fk.fail_apply_type;
+    if (dbp_anomaly_type_index(sp->type) == fk.block_type) {
+        /* a slow apply (too_many_indexes at 128 DDLs): held until the test
+         * releases it; it notes whether the registry asked it to stop */
+        fk.blocked++;
+        pthread_cond_broadcast(&fk_cond);
+        while (!fk.release) {
+            if (sp->stop && atomic_load(sp->stop) && !fk.cancel_seen) {
+                fk.cancel_seen = 1;
+                pthread_cond_broadcast(&fk_cond);
+            }
+            fk_wait();
+        }
+        fk.blocked--;
+    }
     pthread_mutex_unlock(&fk.lock);
     if (fail)
         return dbp_err_set(err, DBP_EDB, "fake: %s refused", sp->type);
@@ -95,6 +142,10 @@ static int fake_revert(void *ctx, const cJSON *state, struct dbp_err *err)
     (void)ctx;
     pthread_mutex_lock(&fk.lock);
     fk.reverts++;
+    const cJSON *rt = cJSON_GetObjectItem(state, "type"), *rn = cJSON_GetObjectItem(state, "node");
+    size_t ol = strlen(fk.revert_order);
+    snprintf(fk.revert_order + ol, sizeof(fk.revert_order) - ol, "%s@%s;",
+             cJSON_IsString(rt) ? rt->valuestring : "?", cJSON_IsString(rn) ? rn->valuestring : "?");
     if (cJSON_IsTrue(cJSON_GetObjectItem(state, "intent")))
         fk.intents++;
     cJSON_Delete(fk.last_revert);
@@ -110,6 +161,15 @@ static cJSON *fake_evidence(void *ctx, const cJSON *state)
 {
     (void)ctx;
     (void)state;
+    pthread_mutex_lock(&fk.lock);
+    if (fk.block_evidence) { /* e.g. `ip netns exec ... tc` hanging */
+        fk.ev_blocked++;
+        pthread_cond_broadcast(&fk_cond);
+        while (!fk.ev_release)
+            fk_wait();
+        fk.ev_blocked--;
+    }
+    pthread_mutex_unlock(&fk.lock);
     cJSON *o = cJSON_CreateObject();
     cJSON_AddBoolToObject(o, "ok", true);
     return o;
@@ -122,6 +182,10 @@ static void fake_reset(void)
     fk.fail_apply_type = -1;
     fk.fail_reverts = 0;
     fk.journal_seen = 0;
+    fk.block_type = -1;
+    fk.blocked = fk.release = fk.cancel_seen = 0;
+    fk.block_evidence = fk.ev_blocked = fk.ev_release = 0;
+    fk.revert_order[0] = '\0';
     cJSON_Delete(fk.last_revert);
     fk.last_revert = NULL;
     pthread_mutex_unlock(&fk.lock);
@@ -381,11 +445,18 @@ static void test_journal_before_apply_then_stop(void **state)
     cJSON_Delete(rec);
     assert_int_equal(journal_files(f->tmp), 1);
 
-    /* evidence: the executor's "ok" makes took_effect true */
-    rec = dbp_anomalies_get_json(f->a, id);
-    assert_true(cJSON_IsTrue(cJSON_GetObjectItem(cJSON_GetObjectItem(rec, "effective"),
-                                                 "took_effect")));
-    cJSON_Delete(rec);
+    /* evidence: the executor's "ok" makes took_effect true (measured by
+     * the registry's evidence lane, so poll for it) */
+    bool took = false;
+    for (int i = 0; i < 1000 && !took; i++) {
+        rec = dbp_anomalies_get_json(f->a, id);
+        took = cJSON_IsTrue(cJSON_GetObjectItem(cJSON_GetObjectItem(rec, "effective"),
+                                                "took_effect"));
+        cJSON_Delete(rec);
+        if (!took)
+            usleep(20 * 1000);
+    }
+    assert_true(took);
 
     /* the same type on the same node is refused while active */
     cJSON *rec2 = NULL;
@@ -611,7 +682,9 @@ static void test_replay_after_crash(void **state)
     dbp_anomalies_free(f->a);
     fake_reset();
     f->a = make_registry(f, true);
-    usleep(300 * 1000);
+    /* stop() joins every lane after the start-up replay and the shutdown
+     * reverts: had anything been left to redo, it would have been tried */
+    dbp_anomalies_stop(f->a);
     assert_int_equal(fake_count(&fk.reverts), 0);
     cJSON *rec = dbp_anomalies_get_json(f->a, "crash-00000000000000a1");
     assert_non_null(rec);
@@ -650,11 +723,218 @@ static void test_journal_survives_crash_mid_injection(void **state)
     pthread_mutex_unlock(&fk.lock);
 }
 
+/* ---- lanes: no slow apply delays another fault (M2) -------------------------- */
+
+/* Poll *field (under fk.lock) until it reaches want or ~20 s pass. */
+static bool fk_until(int *field, int want)
+{
+    bool ok = false;
+    pthread_mutex_lock(&fk.lock);
+    for (int i = 0; i < 2000 && !(ok = *field >= want); i++)
+        fk_wait();
+    pthread_mutex_unlock(&fk.lock);
+    return ok;
+}
+
+static char *inject_id(struct dbp_anomalies *a, const char *type, const char *node, int dur,
+                       int wait_ms)
+{
+    struct dbp_anomaly_req r;
+    struct dbp_err err = {0};
+    cJSON *rec = NULL;
+    req1(&r, type, node, dur);
+    assert_int_equal(dbp_anomalies_inject(a, &r, wait_ms, &rec, &err), 0);
+    char *id = dbp_xstrdup(cJSON_GetObjectItem(rec, "id")->valuestring);
+    cJSON_Delete(rec);
+    return id;
+}
+
+static void test_slow_apply_does_not_delay_others(void **state)
+{
+    struct fx *f = *state;
+    fk_set(&fk.block_type, dbp_anomaly_type_index("too_many_indexes"));
+    char *slow = inject_id(f->a, "too_many_indexes", "n1", 600, 0);
+    assert_true(fk_until(&fk.blocked, 1)); /* the slow apply is in the executor */
+
+    /* Another fault on another node is applied, expires and is reverted
+     * while the slow apply is still blocked. */
+    char *quick = inject_id(f->a, "cpu_stress", "n2", 1, 10000);
+    char *bad = wait_status(f->a, quick, "reverted", 20000);
+    if (bad)
+        fail_msg("cpu_stress not expired while a slow apply runs: %s", bad);
+    /* And one stopped by a user is reverted at once. */
+    char *stopme = inject_id(f->a, "workload_surge", "n2", 600, 10000);
+    bool stopped = false;
+    struct dbp_err err = {0};
+    cJSON *rec = NULL;
+    assert_int_equal(dbp_anomalies_stop_one(f->a, stopme, 10000, &stopped, &rec, &err), 0);
+    assert_true(stopped);
+    assert_string_equal(status_of(rec), "reverted");
+    cJSON_Delete(rec);
+
+    /* the slow one is still being applied: both reverts happened meanwhile */
+    assert_int_equal(fake_count(&fk.blocked), 1);
+    rec = dbp_anomalies_get_json(f->a, slow);
+    assert_string_equal(status_of(rec), "pending");
+    cJSON_Delete(rec);
+    assert_int_equal(fake_count(&fk.reverts), 2);
+
+    fk_set(&fk.release, 1);
+    bad = wait_status(f->a, slow, "active", 20000);
+    if (bad)
+        fail_msg("slow apply not active once released: %s", bad);
+    free(slow);
+    free(quick);
+    free(stopme);
+}
+
+static void *stop_thread(void *arg)
+{
+    dbp_anomalies_stop(arg);
+    return NULL;
+}
+
+static void test_stop_during_blocked_apply(void **state)
+{
+    struct fx *f = *state;
+    char *other = inject_id(f->a, "cpu_stress", "n2", 600, 10000);
+    fk_set(&fk.block_type, dbp_anomaly_type_index("too_many_indexes"));
+    char *slow = inject_id(f->a, "too_many_indexes", "n1", 600, 0);
+    assert_true(fk_until(&fk.blocked, 1));
+
+    pthread_t t;
+    assert_int_equal(pthread_create(&t, NULL, stop_thread, f->a), 0);
+    /* the blocked apply is told to stop, and the other fault is reverted
+     * in parallel, not behind it */
+    assert_true(fk_until(&fk.cancel_seen, 1));
+    assert_true(fk_until(&fk.reverts, 1));
+    assert_int_equal(fake_count(&fk.blocked), 1);
+    pthread_mutex_lock(&fk.lock);
+    assert_string_equal(fk.revert_order, "cpu_stress@n2;");
+    pthread_mutex_unlock(&fk.lock);
+
+    /* released: what it applied is reverted before stop() returns */
+    fk_set(&fk.release, 1);
+    pthread_join(t, NULL);
+    assert_int_equal(fake_count(&fk.reverts), 2);
+    pthread_mutex_lock(&fk.lock);
+    assert_string_equal(fk.revert_order, "cpu_stress@n2;too_many_indexes@n1;");
+    pthread_mutex_unlock(&fk.lock);
+    cJSON *rec = dbp_anomalies_get_json(f->a, slow);
+    assert_string_equal(status_of(rec), "reverted");
+    cJSON_Delete(rec);
+    rec = dbp_anomalies_get_json(f->a, other);
+    assert_string_equal(status_of(rec), "reverted");
+    cJSON_Delete(rec);
+    free(slow);
+    free(other);
+}
+
+/* ---- evidence is measured off the request path (M3) ---------------------------- */
+
+struct reader {
+    struct dbp_anomalies *a;
+    atomic_int done;
+    int n;
+};
+
+static void *reader_thread(void *arg)
+{
+    struct reader *r = arg;
+    cJSON *l = dbp_anomalies_list_json(r->a, true); /* GET /api/anomaly/active */
+    r->n = cJSON_GetArraySize(l);
+    cJSON_Delete(l);
+    atomic_store(&r->done, 1);
+    return NULL;
+}
+
+static void test_reads_do_not_run_evidence(void **state)
+{
+    struct fx *f = *state;
+    fk_set(&fk.block_evidence, 1);
+    char *id = inject_id(f->a, "cpu_stress", "n1", 600, 10000);
+    assert_true(fk_until(&fk.ev_blocked, 1)); /* the evidence lane is stuck in evidence() */
+
+    struct reader r = {.a = f->a};
+    pthread_t t;
+    assert_int_equal(pthread_create(&t, NULL, reader_thread, &r), 0);
+    bool answered = false;
+    for (int i = 0; i < 1000 && !(answered = atomic_load(&r.done)); i++)
+        usleep(20 * 1000);
+    /* the reader still answered with evidence() blocked, and a get too */
+    bool still_blocked = fake_count(&fk.ev_blocked) == 1;
+    cJSON *rec = answered ? dbp_anomalies_get_json(f->a, id) : NULL;
+    fk_set(&fk.ev_release, 1); /* unblock whatever happens, so the test ends */
+    pthread_join(t, NULL);
+    assert_true(answered);
+    assert_true(still_blocked);
+    assert_int_equal(r.n, 1);
+    assert_non_null(rec);
+    assert_string_equal(status_of(rec), "active");
+    cJSON_Delete(rec);
+    free(id);
+}
+
+/* ---- a journal that cannot be written refuses the apply ----------------------- */
+
+static void test_journal_write_failure_refuses_apply(void **state)
+{
+    struct fx *f = *state;
+    /* Replace the journal directory by a regular file: every write into it
+     * fails (ENOTDIR), even for root, for whom a read-only mode would not. */
+    char dir[128], moved[140];
+    snprintf(dir, sizeof(dir), "%s/anomaly", f->tmp);
+    snprintf(moved, sizeof(moved), "%s/anomaly.moved", f->tmp);
+    assert_int_equal(rename(dir, moved), 0);
+    assert_int_equal(dbp_write_file_atomic(dir, "x", 1, 0600), 0);
+
+    struct dbp_anomaly_req r;
+    struct dbp_err err = {0};
+    cJSON *rec = NULL;
+    req1(&r, "cpu_stress", "n1", 60);
+    int rc = dbp_anomalies_inject(f->a, &r, 10000, &rec, &err);
+    unlink(dir);
+    assert_int_equal(rename(moved, dir), 0);
+    assert_int_equal(rc, DBP_EIO);
+    assert_non_null(strstr(err.msg, "journal"));
+    assert_int_equal(fake_count(&fk.applies), 0);
+    assert_non_null(rec);
+    assert_string_equal(status_of(rec), "failed");
+    cJSON_Delete(rec);
+}
+
+/* ---- L7: an unreadable benchmark password file is an error, not "" ------------ */
+
+static void test_bench_password_file_unreadable(void **state)
+{
+    (void)state;
+    struct dbp_config *cfg = dbp_xcalloc(1, sizeof(*cfg));
+    dbp_config_defaults(cfg);
+    snprintf(cfg->data_dir, sizeof(cfg->data_dir), "/tmp");
+    cfg->nnodes = 1;
+    snprintf(cfg->nodes[0].name, sizeof(cfg->nodes[0].name), "n1");
+    snprintf(cfg->nodes[0].host, sizeof(cfg->nodes[0].host), "192.0.2.1");
+    cfg->nodes[0].port = 3306;
+    snprintf(cfg->sysbench_path, sizeof(cfg->sysbench_path), "/bin/true"); /* "installed" */
+    snprintf(cfg->bench_password_file, sizeof(cfg->bench_password_file),
+             "/nonexistent/dbp-bench-password");
+    struct dbp_executor ex;
+    struct dbp_err err = {0};
+    assert_int_equal(dbp_exec_local_new(cfg, &ex, &err), 0);
+    char why[256] = "";
+    assert_false(ex.supports(ex.ctx, "workload_surge", &cfg->nodes[0], why, sizeof(why)));
+    assert_non_null(strstr(why, "workload.password_file"));
+    assert_non_null(strstr(why, "/nonexistent/dbp-bench-password"));
+    ex.free_ctx(ex.ctx);
+    free(cfg);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_type_table),
         cmocka_unit_test(test_severity_tables),
+        cmocka_unit_test(test_bench_password_file_unreadable),
         cmocka_unit_test_setup_teardown(test_bad_requests_inject_nothing, setup, teardown),
         cmocka_unit_test_setup_teardown(test_journal_before_apply_then_stop, setup, teardown),
         cmocka_unit_test_setup_teardown(test_expiry, setup, teardown),
@@ -664,6 +944,10 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_revert_retried, setup, teardown),
         cmocka_unit_test_setup_teardown(test_replay_after_crash, setup, teardown),
         cmocka_unit_test_setup_teardown(test_journal_survives_crash_mid_injection, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_slow_apply_does_not_delay_others, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_stop_during_blocked_apply, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_reads_do_not_run_evidence, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_journal_write_failure_refuses_apply, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
