@@ -8,6 +8,7 @@
 #include "dbp/features.h"
 #include "dbp/rank.h"
 #include "dbp/util.h"
+#include "durable.h"
 
 #include <dirent.h>
 #include <errno.h>
@@ -98,6 +99,7 @@ static int str_field(const cJSON *o, const char *k, bool node, char *out, size_t
 
 int dbp_case_label_parse(const cJSON *o, struct dbp_case_label *l, struct dbp_err *err)
 {
+    const cJSON *sc, *sp, *mc, *an;
     int rc;
     memset(l, 0, sizeof(*l));
     l->start_time = l->end_time = NAN;
@@ -111,10 +113,10 @@ int dbp_case_label_parse(const cJSON *o, struct dbp_case_label *l, struct dbp_er
         goto fail;
     }
     /* A free-text scenario is kept only when it is a plain name. */
-    const cJSON *sc = cJSON_GetObjectItemCaseSensitive(o, "scenario");
+    sc = cJSON_GetObjectItemCaseSensitive(o, "scenario");
     if (cJSON_IsString(sc) && name_ok(sc->valuestring, NULL))
         dbp_strlcpy(l->scenario, sc->valuestring, sizeof(l->scenario));
-    const cJSON *sp = cJSON_GetObjectItemCaseSensitive(o, "split");
+    sp = cJSON_GetObjectItemCaseSensitive(o, "split");
     if (sp && !cJSON_IsNull(sp)) {
         if (!cJSON_IsString(sp) ||
             (strcmp(sp->valuestring, "train") && strcmp(sp->valuestring, "test"))) {
@@ -127,11 +129,11 @@ int dbp_case_label_parse(const cJSON *o, struct dbp_case_label *l, struct dbp_er
         (rc = opt_time(o, "start_time", &l->start_time, err)) ||
         (rc = opt_time(o, "end_time", &l->end_time, err)))
         goto fail;
-    const cJSON *mc = cJSON_GetObjectItemCaseSensitive(o, "metrics_count");
+    mc = cJSON_GetObjectItemCaseSensitive(o, "metrics_count");
     if (cJSON_IsNumber(mc))
         l->metrics_count = (long)mc->valuedouble;
 
-    const cJSON *an = cJSON_GetObjectItemCaseSensitive(o, "anomalies");
+    an = cJSON_GetObjectItemCaseSensitive(o, "anomalies");
     if (an && !cJSON_IsNull(an)) {
         if (!cJSON_IsArray(an)) {
             rc = dbp_err_set(err, DBP_ESCHEMA, "label field 'anomalies' must be an array");
@@ -468,6 +470,7 @@ int dbp_case_write(const char *root, const struct dbp_case *c, const struct dbp_
     int rc = 0;
     cJSON *lj = NULL;
     char *ltxt = NULL;
+    struct dbp_case_label l; /* the label as written: with its entry count */
     size_t ncat = dbp_catalog_ncategories(cat);
     int *catidx = NULL;
 
@@ -481,6 +484,10 @@ int dbp_case_write(const char *root, const struct dbp_case *c, const struct dbp_
         return dbp_err_set(err, DBP_ETOOBIG, "case path too long");
     if ((rc = dbp_mkdir_p(dir, 0755)))
         return io_err(err, rc, "cannot create", dir);
+    /* The new directory's entry in root must be on disk before label.json,
+     * the case's commit marker, is (each file's own write syncs dir). */
+    if ((rc = dbp_ml_fsync_path(root)))
+        return io_err(err, rc, "cannot sync", root);
     if ((size_t)snprintf(path, sizeof(path), "%s/label.json", dir) >= sizeof(path))
         return dbp_err_set(err, DBP_ETOOBIG, "case path too long");
     struct stat st;
@@ -550,7 +557,7 @@ int dbp_case_write(const char *root, const struct dbp_case *c, const struct dbp_
         goto out;
     }
 
-    struct dbp_case_label l = c->label;
+    l = c->label;
     if (l.metrics_count < 0) {
         long n = 0;
         for (int i = 0; i < c->nnodes; i++)
@@ -637,6 +644,7 @@ int dbp_case_read(const char *dir, const struct dbp_catalog *cat, struct dbp_cas
     char path[PATH_MAX];
     cJSON *arr = NULL;
     double *v = NULL;
+    int idx = 0; /* entry index, for messages */
     int rc;
 
     dbp_case_init(c, cat->nmetrics);
@@ -655,7 +663,6 @@ int dbp_case_read(const char *dir, const struct dbp_catalog *cat, struct dbp_cas
         goto fail;
     }
     v = dbp_xmalloc((cat->nmetrics ? cat->nmetrics : 1) * sizeof(double));
-    int idx = 0;
     const cJSON *e;
     cJSON_ArrayForEach (e, arr) {
         const cJSON *node = cJSON_GetObjectItemCaseSensitive(e, "node");
@@ -755,13 +762,18 @@ int dbp_dataset_stats(const char *root, cJSON **out, struct dbp_err *err)
             bad++;
             continue;
         }
-        /* Entry count without building samples: parse the array only. */
-        cJSON *arr = NULL;
-        long entries = 0;
-        if ((size_t)snprintf(path, sizeof(path), "%s/metrics.json", dir) < sizeof(path) &&
-            read_json(path, DBP_CASE_MAX_BYTES, &arr, NULL) == 0 && cJSON_IsArray(arr))
-            entries = cJSON_GetArraySize(arr);
-        cJSON_Delete(arr);
+        /* The entry count: label.json carries it (dbp_case_write and the
+         * recorder write it); only an old case without it costs a parse of
+         * its whole metrics.json. */
+        long entries = l.metrics_count;
+        if (entries < 0) {
+            cJSON *arr = NULL;
+            entries = 0;
+            if ((size_t)snprintf(path, sizeof(path), "%s/metrics.json", dir) < sizeof(path) &&
+                read_json(path, DBP_CASE_MAX_BYTES, &arr, NULL) == 0 && cJSON_IsArray(arr))
+                entries = cJSON_GetArraySize(arr);
+            cJSON_Delete(arr);
+        }
         cases++;
         char strat[128];
         dbp_case_stratum(&l, strat, sizeof(strat));
@@ -1167,6 +1179,7 @@ int dbp_dataset_build(const char *root, const struct dbp_catalog *cat,
     char(*cls)[DBP_LABEL_STR_MAX] = NULL;
     const char **clsp = NULL;
     const char **cats = NULL;
+    size_t done = 0, todo = 0; /* cases read, for the progress */
     int ncls = 0, rc;
 
     memset(ds, 0, sizeof(*ds));
@@ -1277,7 +1290,6 @@ int dbp_dataset_build(const char *root, const struct dbp_catalog *cat,
         cats[m] = cat->metrics[m].category;
 
     /* 2. read and window: train cases first, then test cases */
-    size_t done = 0, todo = 0;
     for (size_t i = 0; i < n; i++)
         todo += ok[i];
     for (int pass = 0; pass < 2; pass++)

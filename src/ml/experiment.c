@@ -8,8 +8,10 @@
 #include "dbp/experiment.h"
 
 #include <dirent.h>
+#include <errno.h>
 #include <math.h>
 #include <pthread.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -40,7 +42,16 @@ struct dbp_experiments {
     int interval_ms;
     int window; /* training.window */
     char running[DBP_JOB_ID_LEN]; /* id of the campaign in flight, "" none */
+    /* Its job's id (the jobs module knows only these), "" until queued:
+     * the shutdown path cancels by it. */
+    char job[DBP_JOB_ID_LEN];
 };
+
+/* How long dbp_experiments_stop waits for the campaign to notice the
+ * cancel and revert its fault.  The daemon's whole stop has to fit in
+ * systemd's TimeoutStopSec=60: up to 10 s of HTTP grace come before, the
+ * registry's own reverts of anything left come after. */
+#define STOP_WAIT_NS (20ull * 1000000000ull)
 
 /* One planned repetition (or normal period). */
 struct step {
@@ -489,6 +500,10 @@ static int run_fault(struct run *ru, struct dbp_job *job, const struct step *st,
     rr.dir = ru->cases;
     struct dbp_err e = {0};
     cJSON *res = NULL, *rec = NULL;
+    /* Before any jump to cancelled:, which reads it. */
+    char inj_id[64] = "";
+    struct dbp_anomaly_req ar;
+    const cJSON *w;
     int rc = dbp_recorder_begin(ru->x->d.recorder, &rr, NULL, &e);
     if (rc) {
         cJSON_AddStringToObject(out, "error", e.msg);
@@ -497,7 +512,6 @@ static int run_fault(struct run *ru, struct dbp_job *job, const struct step *st,
     if (!nap(job, ru->rq.pre_s))
         goto cancelled;
 
-    struct dbp_anomaly_req ar;
     memset(&ar, 0, sizeof(ar));
     for (int i = 0; i < st->nparts; i++) {
         dbp_strlcpy(ar.parts[i].type, st->types[i], sizeof(ar.parts[i].type));
@@ -508,7 +522,6 @@ static int run_fault(struct run *ru, struct dbp_job *job, const struct step *st,
     ar.duration_s = ru->rq.fault_s;
     snprintf(ar.name, sizeof(ar.name), "exp-%s-%d", ru->id, idx);
     rc = dbp_anomalies_inject(ru->x->d.anomalies, &ar, 30000, &rec, &e);
-    char inj_id[64] = "";
     if (rec)
         dbp_strlcpy(inj_id, jstr(rec, "id"), sizeof(inj_id));
     if (rc) {
@@ -535,7 +548,7 @@ static int run_fault(struct run *ru, struct dbp_job *job, const struct step *st,
     cJSON_AddStringToObject(out, "case", jstr(res, "case"));
     cJSON_AddItemToObject(out, "label",
                           cJSON_Duplicate(cJSON_GetObjectItemCaseSensitive(res, "label"), 1));
-    const cJSON *w = cJSON_GetObjectItemCaseSensitive(res, "warnings");
+    w = cJSON_GetObjectItemCaseSensitive(res, "warnings");
     if (cJSON_GetArraySize(w))
         cJSON_AddItemToObject(out, "warnings", cJSON_Duplicate(w, 1));
     cJSON_Delete(res);
@@ -921,6 +934,7 @@ static int exp_job(struct dbp_job *job, void *arg, struct dbp_err *err)
     cJSON_Delete(rep);
     pthread_mutex_lock(&x->lock);
     x->running[0] = '\0';
+    x->job[0] = '\0';
     pthread_mutex_unlock(&x->lock);
     if (cancelled)
         rc = dbp_err_set(err, DBP_EBUSY, "cancelled");
@@ -938,8 +952,10 @@ static void run_free(void *arg)
         return;
     /* A job cancelled before it ran never cleared the flag. */
     pthread_mutex_lock(&ru->x->lock);
-    if (!strcmp(ru->x->running, ru->id))
+    if (!strcmp(ru->x->running, ru->id)) {
         ru->x->running[0] = '\0';
+        ru->x->job[0] = '\0';
+    }
     pthread_mutex_unlock(&ru->x->lock);
     free(ru->steps);
     cJSON_Delete(ru->plan);
@@ -969,27 +985,53 @@ void dbp_experiments_reload(struct dbp_experiments *x, const struct dbp_config *
     pthread_mutex_unlock(&x->lock);
 }
 
+/* Whether job id is still queued or running (unknown counts as ended). */
+static bool job_live(struct dbp_experiments *x, const char *id)
+{
+    cJSON *j = dbp_jobs_get_json(x->d.jobs, id);
+    const char *st = j ? jstr(j, "status") : "";
+    bool live = !strcmp(st, "queued") || !strcmp(st, "running");
+    cJSON_Delete(j);
+    return live;
+}
+
 void dbp_experiments_stop(struct dbp_experiments *x)
 {
     if (!x)
         return;
-    char id[DBP_JOB_ID_LEN];
-    pthread_mutex_lock(&x->lock);
-    dbp_strlcpy(id, x->running, sizeof(id));
-    pthread_mutex_unlock(&x->lock);
-    if (!id[0])
-        return;
-    (void)dbp_jobs_cancel(x->d.jobs, id);
-    /* The job reverts its fault in flight; wait for it (bounded). */
-    for (int i = 0; i < 600; i++) {
+    char job[DBP_JOB_ID_LEN] = "", cid[DBP_JOB_ID_LEN] = "";
+    bool asked = false;
+    uint64_t until = dbp_now_ns() + STOP_WAIT_NS;
+    /* The job id is published just after the job is queued; until it is,
+     * keep looking.  Once cancelled, the campaign reverts its fault in
+     * flight (every nap polls the cancel flag); wait until its job has
+     * ended, bounded. */
+    while (dbp_now_ns() < until) {
         pthread_mutex_lock(&x->lock);
         bool busy = x->running[0] != '\0';
+        if (!asked) {
+            dbp_strlcpy(job, x->job, sizeof(job));
+            dbp_strlcpy(cid, x->running, sizeof(cid));
+        }
         pthread_mutex_unlock(&x->lock);
-        if (!busy)
-            break;
-        struct timespec ts = {0, 100000000L};
+        if (!asked && !busy)
+            return;
+        if (!asked && job[0]) {
+            int rc = dbp_jobs_cancel(x->d.jobs, job);
+            if (rc && rc != DBP_EBUSY)
+                DBP_WARN("experiment", "%s: cannot cancel job %s: %s", cid, job,
+                         dbp_strerror(rc));
+            DBP_INFO("experiment", "%s: cancelled for shutdown; waiting for its fault's revert",
+                     cid);
+            asked = true;
+        }
+        if (asked && !busy && !job_live(x, job))
+            return;
+        struct timespec ts = {0, 50000000L};
         nanosleep(&ts, NULL);
     }
+    DBP_WARN("experiment", "%s: still running after %llu s; the registry reverts what is left",
+             cid[0] ? cid : "campaign", STOP_WAIT_NS / 1000000000ull);
 }
 
 void dbp_experiments_free(struct dbp_experiments *x)
@@ -1069,23 +1111,40 @@ int dbp_experiments_submit(struct dbp_experiments *x, const struct dbp_exp_req *
 
     /* The campaign's id names its directory; the job id is kept in it. */
     char jid[DBP_JOB_ID_LEN];
-    /* exp + UTC yymmddHHMMSS: sortable; two campaigns in one second wait
-     * for the next. */
-    for (int tries = 0; tries < 5; tries++) {
+    /* exp + UTC yymmddHHMMSS, sortable; a second campaign in the same
+     * second gets a letter after it (the id stays < DBP_JOB_ID_LEN and
+     * [0-9a-z]).  mkdir's EEXIST decides: a directory is never reused. */
+    {
         char stamp[32];
         time_t now = time(NULL);
         struct tm tm;
         gmtime_r(&now, &tm);
         strftime(stamp, sizeof(stamp), "%Y%m%d%H%M%S", &tm);
-        snprintf(ru->id, sizeof(ru->id), "exp%.12s", stamp + 2);
-        if (snprintf(ru->dir, sizeof(ru->dir), "%s/%s", root, ru->id) >= (int)sizeof(ru->dir)) {
-            rc = dbp_err_set(err, DBP_ESCHEMA, "training.experiments_dir is too long");
+        if (dbp_mkdir_p(root, 0755)) {
+            rc = dbp_err_set(err, DBP_EIO, "cannot create %s", root);
             goto fail;
         }
-        if (access(ru->dir, F_OK))
-            break;
-        struct timespec ts = {1, 0};
-        nanosleep(&ts, NULL);
+        bool made = false;
+        for (int k = 0; k <= 26 && !made; k++) {
+            snprintf(ru->id, sizeof(ru->id), "exp%.12s%.*s", stamp + 2, k ? 1 : 0,
+                     &"-abcdefghijklmnopqrstuvwxyz"[k]);
+            if (snprintf(ru->dir, sizeof(ru->dir), "%s/%s", root, ru->id) >=
+                (int)sizeof(ru->dir)) {
+                rc = dbp_err_set(err, DBP_ESCHEMA, "training.experiments_dir is too long");
+                goto fail;
+            }
+            if (mkdir(ru->dir, 0755) == 0)
+                made = true;
+            else if (errno != EEXIST) {
+                rc = dbp_err_set(err, DBP_EIO, "cannot create %s: %s", ru->dir, strerror(errno));
+                goto fail;
+            }
+        }
+        if (!made) {
+            rc = dbp_err_set(err, DBP_EBUSY,
+                             "27 campaigns were started within second %s; try again", stamp);
+            goto fail;
+        }
     }
     snprintf(ru->cases, sizeof(ru->cases), "%s/cases", ru->dir);
     if (dbp_mkdir_p(ru->cases, 0755)) {
@@ -1116,6 +1175,10 @@ int dbp_experiments_submit(struct dbp_experiments *x, const struct dbp_exp_req *
             return dbp_err_set(err, rc, "cannot queue the campaign");
         }
         /* The campaign is known by its directory name; remember the job. */
+        pthread_mutex_lock(&x->lock);
+        if (!strcmp(x->running, rid))
+            dbp_strlcpy(x->job, jid, sizeof(x->job));
+        pthread_mutex_unlock(&x->lock);
         char p[DBP_PATH_MAX + 32];
         snprintf(p, sizeof(p), "%s/%s/job", root, rid);
         (void)dbp_write_file_atomic(p, jid, strlen(jid), 0644);

@@ -499,92 +499,94 @@ int dbp_ml_train_run(struct dbp_ml *ml, const struct dbp_ml_train_req *rq,
     if (rq->pagerank >= 0)
         p.pagerank = (enum dbp_pr_form)rq->pagerank;
 
-    struct prog pg = {ml, progress, cls, "preprocessing", 0, 30};
-    struct dbp_build_opts bo = {
-        .window = W,
-        .stride = rq->stride > 0 ? rq->stride : W,
-        .rule_history = RULE_HISTORY,
-        .test_fraction = p.test_fraction,
-        .seed = p.seed,
-        .max_rows = rq->max_rows ? rq->max_rows : 200000,
-        .classes = rq->classes,
-        .nclasses = rq->nclasses,
-        .progress = prog_cb,
-        .cls = &pg,
-    };
-    if ((rc = dbp_dataset_build(training, ml->cat, &bo, &ds, &rep, err)))
-        goto out;
-    char msg[256];
-    snprintf(msg, sizeof(msg),
-             "Processing training data: %zu windows from %d cases (%zu train, "
-             "%zu test)",
-             ds.rows, rep.cases_used, ds.ntrain, ds.rows - ds.ntrain);
-    status_set(ml, "training", 30, msg);
-    if (progress && progress(cls, 30, msg)) {
-        rc = dbp_err_set(err, DBP_EBUSY, "cancelled");
-        goto out;
-    }
+    {
+        struct prog pg = {ml, progress, cls, "preprocessing", 0, 30};
+        struct dbp_build_opts bo = {
+            .window = W,
+            .stride = rq->stride > 0 ? rq->stride : W,
+            .rule_history = RULE_HISTORY,
+            .test_fraction = p.test_fraction,
+            .seed = p.seed,
+            .max_rows = rq->max_rows ? rq->max_rows : 200000,
+            .classes = rq->classes,
+            .nclasses = rq->nclasses,
+            .progress = prog_cb,
+            .cls = &pg,
+        };
+        if ((rc = dbp_dataset_build(training, ml->cat, &bo, &ds, &rep, err)))
+            goto out;
+        char msg[256];
+        snprintf(msg, sizeof(msg),
+                 "Processing training data: %zu windows from %d cases (%zu train, "
+                 "%zu test)",
+                 ds.rows, rep.cases_used, ds.ntrain, ds.rows - ds.ntrain);
+        status_set(ml, "training", 30, msg);
+        if (progress && progress(cls, 30, msg)) {
+            rc = dbp_err_set(err, DBP_EBUSY, "cancelled");
+            goto out;
+        }
 
-    size_t M = ml->cat->nmetrics;
-    mnames = dbp_xcalloc(M ? M : 1, sizeof(char *));
-    mcats = dbp_xcalloc(M ? M : 1, sizeof(char *));
-    for (size_t i = 0; i < M; i++) {
-        mnames[i] = ml->cat->metrics[i].name;
-        mcats[i] = ml->cat->metrics[i].category;
-    }
-    struct dbp_model_spec spec = {
-        .catalog = ml->cat->name,
-        .nmetrics = M,
-        .metric_names = mnames,
-        .metric_categories = mcats,
-        .window = W,
-        .stride = bo.stride,
-        .data_dir = training,
-    };
-    pg.stage = "training";
-    pg.base = 30;
-    pg.span = 60;
-    if ((rc = dbp_model_train(&ds, &spec, &p, prog_cb, &pg, &m, err)))
-        goto out;
-    status_set(ml, "saving", 95, "Saving model...");
-    if ((rc = dbp_model_save(m, models, NULL, err)))
-        goto out;
+        size_t M = ml->cat->nmetrics;
+        mnames = dbp_xcalloc(M ? M : 1, sizeof(char *));
+        mcats = dbp_xcalloc(M ? M : 1, sizeof(char *));
+        for (size_t i = 0; i < M; i++) {
+            mnames[i] = ml->cat->metrics[i].name;
+            mcats[i] = ml->cat->metrics[i].category;
+        }
+        struct dbp_model_spec spec = {
+            .catalog = ml->cat->name,
+            .nmetrics = M,
+            .metric_names = mnames,
+            .metric_categories = mcats,
+            .window = W,
+            .stride = bo.stride,
+            .data_dir = training,
+        };
+        pg.stage = "training";
+        pg.base = 30;
+        pg.span = 60;
+        if ((rc = dbp_model_train(&ds, &spec, &p, prog_cb, &pg, &m, err)))
+            goto out;
+        status_set(ml, "saving", 95, "Saving model...");
+        if ((rc = dbp_model_save(m, models, NULL, err)))
+            goto out;
 
-    cJSON *stats = cJSON_CreateObject();
-    cJSON_AddStringToObject(stats, "model", dbp_model_name(m));
-    cJSON_AddNumberToObject(stats, "windows", (double)ds.rows);
-    cJSON_AddNumberToObject(stats, "train_windows", (double)ds.ntrain);
-    cJSON_AddNumberToObject(stats, "test_windows", (double)(ds.rows - ds.ntrain));
-    cJSON_AddNumberToObject(stats, "cases", rep.cases_total);
-    cJSON_AddNumberToObject(stats, "cases_used", rep.cases_used);
-    cJSON_AddNumberToObject(stats, "cases_skipped", rep.cases_skipped);
-    cJSON_AddItemToObject(stats, "skipped", cJSON_Duplicate(rep.skipped, 1));
-    cJSON *cl = cJSON_AddArrayToObject(stats, "classes");
-    for (int l = 0; l < ds.nclasses; l++)
-        cJSON_AddItemToArray(cl, cJSON_CreateString(ds.classes[l]));
-    cJSON_AddNumberToObject(stats, "window", W);
-    if (dbp_model_eval(m))
-        cJSON_AddItemToObject(stats, "evaluation", eval_summary(dbp_model_eval(m)));
-
-    pthread_mutex_lock(&ml->lock);
-    struct dbp_model *old = ml->model;
-    ml->model = dbp_model_ref(m);
-    dbp_strlcpy(ml->ts.model, dbp_model_name(m), sizeof(ml->ts.model));
-    ml->ts.stats = cJSON_Duplicate(stats, 1);
-    pthread_mutex_unlock(&ml->lock);
-    dbp_model_unref(old);
-    status_set(ml, "completed", 100, "Model training completed successfully");
-    DBP_INFO("ml", "trained %s: %zu windows, %d classes; now the active model", dbp_model_name(m),
-             ds.rows, ds.nclasses);
-    if (result) {
-        cJSON *r = cJSON_CreateObject();
-        cJSON_AddStringToObject(r, "model", dbp_model_name(m));
-        cJSON_AddItemToObject(r, "stats", stats);
+        cJSON *stats = cJSON_CreateObject();
+        cJSON_AddStringToObject(stats, "model", dbp_model_name(m));
+        cJSON_AddNumberToObject(stats, "windows", (double)ds.rows);
+        cJSON_AddNumberToObject(stats, "train_windows", (double)ds.ntrain);
+        cJSON_AddNumberToObject(stats, "test_windows", (double)(ds.rows - ds.ntrain));
+        cJSON_AddNumberToObject(stats, "cases", rep.cases_total);
+        cJSON_AddNumberToObject(stats, "cases_used", rep.cases_used);
+        cJSON_AddNumberToObject(stats, "cases_skipped", rep.cases_skipped);
+        cJSON_AddItemToObject(stats, "skipped", cJSON_Duplicate(rep.skipped, 1));
+        cJSON *cl = cJSON_AddArrayToObject(stats, "classes");
+        for (int l = 0; l < ds.nclasses; l++)
+            cJSON_AddItemToArray(cl, cJSON_CreateString(ds.classes[l]));
+        cJSON_AddNumberToObject(stats, "window", W);
         if (dbp_model_eval(m))
-            cJSON_AddItemToObject(r, "evaluation", cJSON_Duplicate(dbp_model_eval(m), 1));
-        *result = r;
-    } else {
-        cJSON_Delete(stats);
+            cJSON_AddItemToObject(stats, "evaluation", eval_summary(dbp_model_eval(m)));
+
+        pthread_mutex_lock(&ml->lock);
+        struct dbp_model *old = ml->model;
+        ml->model = dbp_model_ref(m);
+        dbp_strlcpy(ml->ts.model, dbp_model_name(m), sizeof(ml->ts.model));
+        ml->ts.stats = cJSON_Duplicate(stats, 1);
+        pthread_mutex_unlock(&ml->lock);
+        dbp_model_unref(old);
+        status_set(ml, "completed", 100, "Model training completed successfully");
+        DBP_INFO("ml", "trained %s: %zu windows, %d classes; now the active model",
+                 dbp_model_name(m), ds.rows, ds.nclasses);
+        if (result) {
+            cJSON *r = cJSON_CreateObject();
+            cJSON_AddStringToObject(r, "model", dbp_model_name(m));
+            cJSON_AddItemToObject(r, "stats", stats);
+            if (dbp_model_eval(m))
+                cJSON_AddItemToObject(r, "evaluation", cJSON_Duplicate(dbp_model_eval(m), 1));
+            *result = r;
+        } else {
+            cJSON_Delete(stats);
+        }
     }
 out:
     pthread_mutex_lock(&ml->lock);

@@ -14,9 +14,11 @@
  */
 #define _GNU_SOURCE
 #include "dbp/model.h"
+
 #include "dbp/features.h"
 #include "dbp/log.h"
 #include "dbp/util.h"
+#include "durable.h"
 
 #include <dirent.h>
 #include <errno.h>
@@ -412,6 +414,7 @@ int dbp_model_train(const struct dbp_dataset *ds, const struct dbp_model_spec *s
     DMatrixHandle dtrain = NULL;
     float *lab = NULL;
     int rc = 0;
+    long total = 0, step = 0; /* boosting rounds, for the progress */
 
     *out = NULL;
     pthread_once(&log_once, log_init);
@@ -444,7 +447,7 @@ int dbp_model_train(const struct dbp_dataset *ds, const struct dbp_model_spec *s
         rc = dbp_err_set(err, DBP_ENOMEM, "out of memory for labels");
         goto out;
     }
-    long total = (long)ds->nclasses * p->rounds, step = 0;
+    total = (long)ds->nclasses * p->rounds;
     for (int l = 0; l < ds->nclasses && !rc; l++) {
         for (size_t r = 0; r < ds->ntrain; r++)
             lab[r] = ds->Y[r * (size_t)ds->nclasses + (size_t)l];
@@ -763,6 +766,7 @@ int dbp_model_save(struct dbp_model *m, const char *models_dir, const char *name
 {
     char final[PATH_MAX], tmp[PATH_MAX], nm[DBP_MODEL_NAME_MAX], rnd[9];
     struct stat st;
+    cJSON *cfg;
     int rc;
 
     if ((rc = dbp_mkdir_p(models_dir, 0755)))
@@ -810,7 +814,7 @@ int dbp_model_save(struct dbp_model *m, const char *models_dir, const char *name
         goto fail;
     if (m->eval && (rc = write_json(tmp, "evaluation.json", m->eval, err)))
         goto fail;
-    cJSON *cfg = cJSON_CreateObject();
+    cfg = cJSON_CreateObject();
     cJSON_AddNumberToObject(cfg, "num_classifier", m->nclasses);
     cJSON_AddItemReferenceToObject(cfg, "classes", cJSON_GetObjectItem(m->meta, "classes"));
     cJSON_AddNumberToObject(cfg, "time_window", m->window);
@@ -818,6 +822,12 @@ int dbp_model_save(struct dbp_model *m, const char *models_dir, const char *name
     cJSON_Delete(cfg);
     if (rc)
         goto fail;
+    /* The boosters (written by XGBoost, unsynced) and the directory's
+     * entries reach the disk before the rename publishes the directory. */
+    if ((rc = dbp_ml_fsync_tree(tmp))) {
+        rc = io_err(err, rc, "cannot sync", tmp);
+        goto fail;
+    }
     /* No replace: two trainings finishing in the same second must not
      * overwrite each other. */
     if (renameat2(AT_FDCWD, tmp, AT_FDCWD, final, RENAME_NOREPLACE) != 0) {
@@ -826,6 +836,10 @@ int dbp_model_save(struct dbp_model *m, const char *models_dir, const char *name
                  : dbp_err_set(err, DBP_EIO, "cannot rename '%s': %s", tmp, strerror(errno));
         goto fail;
     }
+    /* ...and the rename itself is durable once models_dir is synced. */
+    if ((rc = dbp_ml_fsync_path(models_dir)))
+        DBP_WARN("model", "cannot sync '%s': %s", models_dir, strerror(-rc));
+    rc = 0;
     dbp_strlcpy(m->name, nm, sizeof(m->name));
     return 0;
 fail:
@@ -895,90 +909,95 @@ int dbp_model_load(const char *models_dir, const char *name, struct dbp_model **
                          name);
         goto fail;
     }
-    m->window = win->valueint;
-    m->stride = cJSON_IsNumber(stride) ? stride->valueint : m->window;
-    dbp_strlcpy(m->catalog, cJSON_IsString(cat) ? cat->valuestring : "", sizeof(m->catalog));
-    dbp_model_params_default(&m->params);
-    int pf = dbp_pr_form_from_name(cJSON_IsString(prf) ? prf->valuestring : NULL);
-    m->params.pagerank = pf < 0 ? DBP_PR_NORMALISED : (enum dbp_pr_form)pf;
-    const cJSON *pj = cJSON_GetObjectItem(meta, "params");
-    const cJSON *th = cJSON_GetObjectItem(pj, "threshold");
-    if (cJSON_IsNumber(th))
-        m->params.threshold = th->valuedouble;
+    {
+        m->window = win->valueint;
+        m->stride = cJSON_IsNumber(stride) ? stride->valueint : m->window;
+        dbp_strlcpy(m->catalog, cJSON_IsString(cat) ? cat->valuestring : "", sizeof(m->catalog));
+        dbp_model_params_default(&m->params);
+        int pf = dbp_pr_form_from_name(cJSON_IsString(prf) ? prf->valuestring : NULL);
+        m->params.pagerank = pf < 0 ? DBP_PR_NORMALISED : (enum dbp_pr_form)pf;
+        const cJSON *pj = cJSON_GetObjectItem(meta, "params");
+        const cJSON *th = cJSON_GetObjectItem(pj, "threshold");
+        if (cJSON_IsNumber(th))
+            m->params.threshold = th->valuedouble;
 
-    size_t nm = (size_t)cJSON_GetArraySize(ms);
-    const char **names = dbp_xcalloc(nm, sizeof(char *)), **cats = dbp_xcalloc(nm, sizeof(char *));
-    size_t i = 0;
-    const cJSON *e;
-    bool bad = false;
-    cJSON_ArrayForEach (e, ms) {
-        const cJSON *n = cJSON_GetObjectItem(e, "name"), *c = cJSON_GetObjectItem(e, "category");
-        if (!cJSON_IsString(n))
-            bad = true;
-        names[i] = cJSON_IsString(n) ? n->valuestring : "";
-        cats[i] = cJSON_IsString(c) ? c->valuestring : "other";
-        i++;
-    }
-    struct dbp_model_spec spec = {.nmetrics = nm, .metric_names = names, .metric_categories = cats};
-    fill_metrics(m, &spec);
-    free(names);
-    free(cats);
-    if (bad || (size_t)dim->valuedouble != m->dim || (size_t)cJSON_GetArraySize(fn) != m->dim) {
-        rc = dbp_err_set(err, DBP_ESCHEMA,
-                         "model '%s': meta.json has %zu metrics (%zu features) but dim %.0f and "
-                         "%d feature names",
-                         name, nm, m->dim, dim->valuedouble, cJSON_GetArraySize(fn));
-        goto fail;
-    }
-
-    m->nclasses = cJSON_GetArraySize(cl);
-    m->classes = dbp_xcalloc((size_t)m->nclasses, sizeof(*m->classes));
-    m->boosters = dbp_xcalloc((size_t)m->nclasses, sizeof(BoosterHandle));
-    int l = 0;
-    cJSON_ArrayForEach (e, cl) {
-        if (!cJSON_IsString(e) || !dbp_label_type_ok(e->valuestring)) {
-            rc = dbp_err_set(err, DBP_ESCHEMA, "model '%s': bad class name in meta.json", name);
-            goto fail;
+        size_t nm = (size_t)cJSON_GetArraySize(ms);
+        const char **names = dbp_xcalloc(nm, sizeof(char *));
+        const char **cats = dbp_xcalloc(nm, sizeof(char *));
+        size_t i = 0;
+        const cJSON *e;
+        bool bad = false;
+        cJSON_ArrayForEach (e, ms) {
+            const cJSON *n = cJSON_GetObjectItem(e, "name");
+            const cJSON *c = cJSON_GetObjectItem(e, "category");
+            if (!cJSON_IsString(n))
+                bad = true;
+            names[i] = cJSON_IsString(n) ? n->valuestring : "";
+            cats[i] = cJSON_IsString(c) ? c->valuestring : "other";
+            i++;
         }
-        dbp_strlcpy(m->classes[l], e->valuestring, DBP_LABEL_STR_MAX);
-        (void)pathf(path, sizeof(path), "%s/booster_%s.json", dir, m->classes[l]);
-        if (stat(path, &st) != 0) {
-            rc = dbp_err_set(err, DBP_ESCHEMA, "model '%s': booster_%s.json is missing", name,
-                             m->classes[l]);
-            goto fail;
-        }
-        bst_ulong nf = 0;
-        struct dbp_err xe = {0};
-        if (xgb(XGBoosterCreate(NULL, 0, &m->boosters[l]), &xe, "create booster") ||
-            xgb(XGBoosterLoadModel(m->boosters[l], path), &xe, "load") ||
-            xgb(XGBoosterGetNumFeature(m->boosters[l], &nf), &xe, "feature count")) {
-            rc = dbp_err_set(err, DBP_EXGB, "model '%s': booster_%s.json: %s", name, m->classes[l],
-                             xe.msg);
-            goto fail;
-        }
-        if ((size_t)nf != m->dim) {
+        struct dbp_model_spec spec = {
+            .nmetrics = nm, .metric_names = names, .metric_categories = cats};
+        fill_metrics(m, &spec);
+        free(names);
+        free(cats);
+        if (bad || (size_t)dim->valuedouble != m->dim || (size_t)cJSON_GetArraySize(fn) != m->dim) {
             rc = dbp_err_set(err, DBP_ESCHEMA,
-                             "model '%s': booster_%s.json has %lu features, meta.json %zu", name,
-                             m->classes[l], (unsigned long)nf, m->dim);
+                             "model '%s': meta.json has %zu metrics (%zu features) but "
+                             "dim %.0f and %d feature names",
+                             name, nm, m->dim, dim->valuedouble, cJSON_GetArraySize(fn));
             goto fail;
         }
-        l++;
+
+        m->nclasses = cJSON_GetArraySize(cl);
+        m->classes = dbp_xcalloc((size_t)m->nclasses, sizeof(*m->classes));
+        m->boosters = dbp_xcalloc((size_t)m->nclasses, sizeof(BoosterHandle));
+        int l = 0;
+        cJSON_ArrayForEach (e, cl) {
+            if (!cJSON_IsString(e) || !dbp_label_type_ok(e->valuestring)) {
+                rc = dbp_err_set(err, DBP_ESCHEMA, "model '%s': bad class name in meta.json", name);
+                goto fail;
+            }
+            dbp_strlcpy(m->classes[l], e->valuestring, DBP_LABEL_STR_MAX);
+            (void)pathf(path, sizeof(path), "%s/booster_%s.json", dir, m->classes[l]);
+            if (stat(path, &st) != 0) {
+                rc = dbp_err_set(err, DBP_ESCHEMA, "model '%s': booster_%s.json is missing", name,
+                                 m->classes[l]);
+                goto fail;
+            }
+            bst_ulong nf = 0;
+            struct dbp_err xe = {0};
+            if (xgb(XGBoosterCreate(NULL, 0, &m->boosters[l]), &xe, "create booster") ||
+                xgb(XGBoosterLoadModel(m->boosters[l], path), &xe, "load") ||
+                xgb(XGBoosterGetNumFeature(m->boosters[l], &nf), &xe, "feature count")) {
+                rc = dbp_err_set(err, DBP_EXGB, "model '%s': booster_%s.json: %s", name,
+                                 m->classes[l], xe.msg);
+                goto fail;
+            }
+            if ((size_t)nf != m->dim) {
+                rc = dbp_err_set(err, DBP_ESCHEMA,
+                                 "model '%s': booster_%s.json has %lu features, meta.json %zu",
+                                 name, m->classes[l], (unsigned long)nf, m->dim);
+                goto fail;
+            }
+            l++;
+        }
+        if ((rc = predict_single_thread(m, err)))
+            goto fail;
+        /* The first prediction after a load configures the learner: do it here,
+         * once, before the model is shared. */
+        zero = dbp_xcalloc(m->dim, sizeof(float));
+        pz = dbp_xcalloc((size_t)m->nclasses, sizeof(double));
+        if ((rc = dbp_model_predict(m, zero, 1, pz, err)))
+            goto fail;
+        (void)pathf(path, sizeof(path), "%s/evaluation.json", dir);
+        if (read_json_file(path, 64u << 20, &m->eval, NULL))
+            m->eval = NULL;
+        free(zero);
+        free(pz);
+        *out = m;
+        return 0;
     }
-    if ((rc = predict_single_thread(m, err)))
-        goto fail;
-    /* The first prediction after a load configures the learner: do it here,
-     * once, before the model is shared. */
-    zero = dbp_xcalloc(m->dim, sizeof(float));
-    pz = dbp_xcalloc((size_t)m->nclasses, sizeof(double));
-    if ((rc = dbp_model_predict(m, zero, 1, pz, err)))
-        goto fail;
-    (void)pathf(path, sizeof(path), "%s/evaluation.json", dir);
-    if (read_json_file(path, 64u << 20, &m->eval, NULL))
-        m->eval = NULL;
-    free(zero);
-    free(pz);
-    *out = m;
-    return 0;
 fail:
     free(zero);
     free(pz);

@@ -8,8 +8,8 @@
  * installed - a real local cpu_stress injection labelled from the fault
  * registry and the collect_training_data hook of /api/anomaly/inject and
  * /clear, a case closed by its duration (the recorder's timer thread),
- * reset, auto_balance, and the campaign routes' 4xx (no campaign is
- * started).
+ * reset, auto_balance, the campaign routes' 4xx, and the daemon's stop
+ * path cancelling a campaign whose fault is active (H3).
  *
  * Nodes: "local1" = 127.0.0.1:1 (this host, nothing listens: the local
  * executor runs stress-ng itself without a cgroup), "n2" = 127.0.0.2:1,
@@ -27,6 +27,8 @@
 #include "dbp/catalog.h"
 #include "dbp/collector.h"
 #include "dbp/daemon.h"
+#include "dbp/experiment.h"
+#include "dbp/jobs.h"
 #include "dbp/spawn.h"
 #include "dbp/util.h"
 
@@ -856,6 +858,75 @@ static void experiments_routes(void **state)
     it_resp_free(&r);
 }
 
+/*
+ * H3: the daemon's stop path (dbp_experiments_stop) while a campaign's
+ * fault is active must cancel the campaign's JOB and return once it has
+ * ended, with the fault reverted.  Before the fix it cancelled the
+ * campaign id (unknown to the jobs module) and returned after 60 s with the
+ * job still running and the fault in place.  Seed 3 puts the single
+ * cpu_stress step on local1 (the node this host runs stress-ng for).
+ */
+static void stop_during_campaign(void **state)
+{
+    (void)state;
+    if (!have_stress)
+        skip();
+    struct dbp_app *app = dbp_daemon_app(it.d);
+    struct it_resp r = it_post_json(
+        &it, "/api/experiments",
+        "{\"groups\":[\"single_node\"],\"types\":[\"cpu_stress\"],\"repetitions\":1,"
+        "\"test_repetitions\":0,\"pre_s\":0,\"fault_s\":600,\"post_s\":0,\"normal_s\":0,"
+        "\"workload\":false,\"window\":2,\"seed\":3,\"severity\":\"low\"}");
+    if (r.status != 202)
+        fail_msg("campaign: %ld %s", r.status, r.body);
+    char cid[64], path[160];
+    dbp_strlcpy(cid, js(r.json, "id"), sizeof(cid));
+    const cJSON *st0 = cJSON_GetArrayItem(jp(r.json, "plan.steps"), 0);
+    assert_non_null(st0);
+    assert_string_equal(js(cJSON_GetArrayItem(jp(st0, "faults"), 0), "node"), "local1");
+    it_resp_free(&r);
+    snprintf(path, sizeof(path), "/api/experiments/%s", cid);
+    r = it_get(&it, path);
+    assert_int_equal(r.status, 200);
+    char jid[64];
+    dbp_strlcpy(jid, js(r.json, "job_id"), sizeof(jid));
+    assert_true(jid[0]);
+    it_resp_free(&r);
+
+    /* wait (generously: 20 s of warm-up come first) for the step's fault */
+    char inj[64] = "";
+    for (int i = 0; i < 240 && !inj[0]; i++) {
+        usleep(500 * 1000);
+        r = it_get(&it, "/api/anomaly/active");
+        assert_int_equal(r.status, 200);
+        const cJSON *a;
+        cJSON_ArrayForEach (a, jp(r.json, "anomalies"))
+            if (!strncmp(js(a, "name"), "exp-", 4) && !strcmp(js(a, "status"), "active"))
+                dbp_strlcpy(inj, js(a, "id"), sizeof(inj));
+        it_resp_free(&r);
+    }
+    if (!inj[0])
+        fail_msg("the campaign's fault never became active");
+
+    dbp_experiments_stop(app->experiments);
+
+    /* it returned after the job ended, cancelled, and the fault is gone */
+    cJSON *j = dbp_jobs_get_json(app->jobs, jid);
+    assert_non_null(j);
+    assert_string_equal(js(j, "status"), "cancelled");
+    cJSON_Delete(j);
+    snprintf(path, sizeof(path), "/api/anomaly/anomalies/%s", inj);
+    r = it_get(&it, path);
+    assert_int_equal(r.status, 200);
+    assert_string_equal(js(r.json, "status"), "reverted");
+    it_resp_free(&r);
+    r = it_get(&it, "/api/training/process-status");
+    assert_false(jtrue(r.json, "experiment_in_progress"));
+    it_resp_free(&r);
+    /* a second stop has nothing to do */
+    dbp_experiments_stop(app->experiments);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -870,6 +941,7 @@ int main(void)
         cmocka_unit_test(reset_routes),
         cmocka_unit_test(auto_balance),
         cmocka_unit_test(experiments_routes),
+        cmocka_unit_test(stop_during_campaign),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }

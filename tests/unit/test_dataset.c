@@ -592,6 +592,44 @@ static void fault_time_bounds(void **state)
     dbp_case_release(&c);
 }
 
+static void put(const char *dir, const char *name, const char *text)
+{
+    char p[700];
+    assert_int_equal(dbp_mkdir_p(dir, 0755), 0);
+    snprintf(p, sizeof(p), "%s/%s", dir, name);
+    assert_int_equal(dbp_write_file_atomic(p, text, strlen(text), 0644), 0);
+}
+
+/*
+ * M8: the stats count a case's entries from label.json's metrics_count and
+ * never parse its metrics.json (here not even JSON); only an old case
+ * without metrics_count is counted from its metrics.json.
+ */
+static void stats_from_labels(void **state)
+{
+    (void)state;
+    char root[400], dir[500];
+    struct dbp_err err = {0};
+    snprintf(root, sizeof(root), "%s/stats", tmp);
+    snprintf(dir, sizeof(dir), "%s/case_cpu_stress_n1_20261204000000", root);
+    put(dir, "metrics.json", "[this is not JSON and would count as 0");
+    put(dir, "label.json",
+        "{\"type\": \"cpu_stress\", \"node\": \"n1\", \"metrics_count\": 42}");
+    snprintf(dir, sizeof(dir), "%s/case_normal_20261204000100", root);
+    put(dir, "metrics.json", "[{}, {}, {}]");
+    put(dir, "label.json", "{\"type\": \"normal\", \"node\": null}");
+    cJSON *o = NULL;
+    assert_int_equal(dbp_dataset_stats(root, &o, &err), 0);
+    assert_int_equal((int)cJSON_GetObjectItem(o, "cases")->valuedouble, 2);
+    assert_int_equal((int)cJSON_GetObjectItem(o, "anomaly")->valuedouble, 42);
+    assert_int_equal((int)cJSON_GetObjectItem(o, "normal")->valuedouble, 3);
+    assert_int_equal(
+        (int)cJSON_GetObjectItem(cJSON_GetObjectItem(o, "anomaly_types"), "cpu_stress")
+            ->valuedouble,
+        42);
+    cJSON_Delete(o);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -599,6 +637,7 @@ int main(void)
         cmocka_unit_test(exact_node_matching),     cmocka_unit_test(round_trip),
         cmocka_unit_test(split_seeded_stratified), cmocka_unit_test(build_from_cases),
         cmocka_unit_test(partition_rows),          cmocka_unit_test(fault_time_bounds),
+        cmocka_unit_test(stats_from_labels),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
