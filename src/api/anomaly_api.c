@@ -389,7 +389,11 @@ static int h_active(struct dbp_req *req, struct dbp_resp *resp)
     if (rc)
         return rc;
     cJSON *o = cJSON_CreateObject();
-    cJSON_AddItemToObject(o, "anomalies", dbp_anomalies_list_json(a, true));
+    cJSON *list = dbp_anomalies_list_json(a, true);
+    /* The original dashboard (anomalyService.js) reads an array or
+     * {data: [...]}; dbpecker's own clients read {anomalies: [...]}. */
+    cJSON_AddItemToObject(o, "data", cJSON_Duplicate(list, true));
+    cJSON_AddItemToObject(o, "anomalies", list);
     dbp_resp_json(resp, 200, o);
     no_cache(resp);
     return 0;
@@ -605,7 +609,8 @@ const struct dbp_route dbp_api_anomaly_routes[] = {
     {DBP_POST, "/api/anomaly/clear", h_clear, BODY, 0,
      "Revert the active faults of a type, or one by experiment_name (name or id)", "anomaly"},
     {DBP_GET, "/api/anomaly/active", h_active, 0, 0,
-     "Active injections: {anomalies: [AnomalyRecord]}", "anomaly"},
+     "Active injections: {anomalies: [AnomalyRecord], data: (the same, for the dashboard)}",
+     "anomaly"},
     {DBP_POST, "/api/anomaly/stop-all", h_stop_all, DBP_R_MUTATES, 0,
      "Revert every active fault and wait for the reverts", "anomaly"},
     {DBP_GET, "/api/anomaly/stream", h_stream, DBP_R_SSE, 0,

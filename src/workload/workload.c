@@ -1672,6 +1672,9 @@ static cJSON *info_json(const struct run *r)
                             r->req.tool == DBP_WL_TOOL_TPCC_MYSQL ? "tpcc-mysql" : "sysbench");
     cJSON_AddStringToObject(o, "script", r->script_name);
     cJSON_AddStringToObject(o, "database", r->db);
+    /* The original dashboard's Nodes column reads a string "node"
+     * (ExecutionDashboard.jsx); dbpecker's clients read the "nodes" list. */
+    cJSON_AddStringToObject(o, "node", r->nodes_str);
     cJSON *nodes = cJSON_AddArrayToObject(o, "nodes");
     char tmp[sizeof(r->nodes_str)];
     dbp_strlcpy(tmp, r->nodes_str, sizeof(tmp));
