@@ -274,6 +274,24 @@ cg_setup() { # N...
   done
 }
 
+# Linux >= 6.12 initialises blk-throttle for a disk only when a throttle
+# rule is first configured on it; until then cgroup v1's
+# blkio.throttle.io_service_bytes stays 0 for every cgroup, whatever I/O
+# its tasks do.  That made a fresh machine's first io_bottleneck case read
+# "0.0 MB/s" (a re-run passed: the isolation test had set a rule meanwhile).
+# Configure a no-op rule (a huge limit, then none) so the counters work.
+cg_activate_blkio() { # N (any lab node)
+  local dev d
+  [ "$CG_VERSION" = 1 ] || return 0
+  dev=$(data_blkdev)
+  [ -n "$dev" ] || return 0
+  for d in /sys/fs/cgroup/blkio/"$CG_BASE/node$1" /sys/fs/cgroup/blkio,*/"$CG_BASE/node$1"; do
+    [ -f "$d/blkio.throttle.read_bps_device" ] || continue
+    echo "$dev 1099511627776" > "$d/blkio.throttle.read_bps_device" 2>/dev/null || true
+    echo "$dev 0" > "$d/blkio.throttle.read_bps_device" 2>/dev/null || true
+  done
+}
+
 cg_join() { # N: move the calling (sub)shell into node N's cgroups
   local d
   while read -r d; do
@@ -1037,6 +1055,7 @@ cmd_start() {
       fi
     fi
   fi
+  [ "$ISO" = on ] && cg_activate_blkio 1
   [ "$ISO" = on ] && log "isolation on: netns dbp-node1..$MAX_NODES on $BRIDGE, cgroup v$CG_VERSION $CG_BASE/nodeN"
   [ "$ISO" = off ] && log "isolation off (${ISO_REASON:-lab running on loopback}): nodes on 127.0.0.1"
 
