@@ -53,6 +53,13 @@ struct dbp_cat_query {
     bool keep_all;      /* keep rows for metrics the catalog does not list */
 };
 
+/* Another catalog's name for one of this catalog's metrics (the original
+ * dashboard asks every cluster for OceanBase names such as "cpu usage"). */
+struct dbp_cat_alias {
+    char *name;
+    const struct dbp_cat_metric *metric; /* borrowed from the catalog */
+};
+
 struct dbp_catalog {
     char *name;
     char *description;
@@ -67,6 +74,8 @@ struct dbp_catalog {
     size_t nmetrics;
     struct dbp_cat_metric **sorted; /* by name, case-insensitive, for lookup */
     size_t qcap, mcap;              /* allocated entries (freed even when half-parsed) */
+    struct dbp_cat_alias *aliases;  /* optional "aliases:" section */
+    size_t naliases;
 };
 
 /* Load <dir>/<name>.yaml.  Errors name file:line:col. */
@@ -82,6 +91,8 @@ bool dbp_catalog_map_value(const struct dbp_cat_metric *m, const char *text, dou
 
 /* Metric by name (case-insensitive, surrounding blanks ignored) or NULL. */
 const struct dbp_cat_metric *dbp_catalog_find(const struct dbp_catalog *c, const char *name);
+/* A metric by its name or by one of the catalog's aliases, or NULL. */
+const struct dbp_cat_metric *dbp_catalog_resolve(const struct dbp_catalog *c, const char *name);
 /* Number of distinct categories and the i-th one, in first-seen order. */
 size_t dbp_catalog_ncategories(const struct dbp_catalog *c);
 const char *dbp_catalog_category(const struct dbp_catalog *c, size_t i);

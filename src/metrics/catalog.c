@@ -287,11 +287,49 @@ static int parse_sql_block(const char *file, const struct dbp_ynode *root, const
     return scalar(file, b, "sql", true, out, err);
 }
 
+/* aliases: [{name: "cpu usage", metric: "process cpu seconds"}, ...]; the
+ * target must be a metric of this catalog, the alias must not be one. */
+static int parse_aliases(const char *file, struct dbp_catalog *c, const struct dbp_ynode *as,
+                         struct dbp_err *err)
+{
+    static const char *const keys[] = {"name", "metric", NULL};
+    if (!as)
+        return 0;
+    if (as->type != DBP_Y_SEQ)
+        return bad(err, file, as, "'aliases' must be a list");
+    c->aliases = dbp_xcalloc(as->nitems ? as->nitems : 1, sizeof(*c->aliases));
+    for (size_t i = 0; i < as->nitems; i++) {
+        const struct dbp_ynode *a = as->items[i];
+        char *name = NULL, *target = NULL;
+        int rc;
+        if (a->type != DBP_Y_MAP)
+            return bad(err, file, a, "an alias must be a mapping {name, metric}");
+        if ((rc = check_keys(file, a, keys, err)) ||
+            (rc = scalar(file, a, "name", true, &name, err)) ||
+            (rc = scalar(file, a, "metric", true, &target, err))) {
+            free(name);
+            free(target);
+            return rc;
+        }
+        const struct dbp_cat_metric *m = dbp_catalog_find(c, target);
+        free(target);
+        if (!m || dbp_catalog_find(c, name) || dbp_catalog_resolve(c, name)) {
+            free(name);
+            return bad(err, file, a, m ? "alias names a metric of the catalog or is declared twice"
+                                       : "alias target is not a metric of this catalog");
+        }
+        c->aliases[c->naliases].name = name;
+        c->aliases[c->naliases++].metric = m;
+    }
+    return 0;
+}
+
 int dbp_catalog_parse(const char *file, const char *text, size_t len, struct dbp_catalog **out,
                       struct dbp_err *err)
 {
-    static const char *const keys[] = {"name", "description", "match_version", "tenants",
-                                       "discovery", "queries", "metrics", "host", "notes", NULL};
+    static const char *const keys[] = {"name",    "description", "match_version", "tenants",
+                                       "discovery", "queries",   "metrics",       "host",
+                                       "aliases",   "notes",     NULL};
     struct dbp_ynode *root = NULL;
     struct dbp_catalog *c = dbp_xcalloc(1, sizeof(*c));
     int rc = dbp_ydom_parse(file, (const unsigned char *)text, len, &root, err);
@@ -361,6 +399,8 @@ int dbp_catalog_parse(const char *file, const char *text, size_t len, struct dbp
                              c->sorted[i]->name);
             goto out;
         }
+    if ((rc = parse_aliases(file, c, dbp_ymap_get(root, "aliases"), err)))
+        goto out;
 out:
     dbp_ynode_free(root);
     if (rc) {
@@ -397,10 +437,22 @@ int dbp_catalog_load(const char *dir, const char *name, struct dbp_catalog **out
     return rc;
 }
 
+const struct dbp_cat_metric *dbp_catalog_resolve(const struct dbp_catalog *c, const char *name)
+{
+    const struct dbp_cat_metric *m = dbp_catalog_find(c, name);
+    for (size_t i = 0; !m && name && i < c->naliases; i++)
+        if (strcasecmp(c->aliases[i].name, name) == 0)
+            m = c->aliases[i].metric;
+    return m;
+}
+
 void dbp_catalog_free(struct dbp_catalog *c)
 {
     if (!c)
         return;
+    for (size_t i = 0; i < c->naliases; i++)
+        free(c->aliases[i].name);
+    free(c->aliases);
     for (size_t i = 0; i < c->qcap; i++) {
         struct dbp_cat_query *q = &c->queries[i];
         free(q->id);

@@ -1322,6 +1322,28 @@ int dbp_collector_detailed_json(struct dbp_collector *c, const char *node, const
         cJSON_AddItemToObject(cat, cm->name, points_array(&t->series[m]));
         any = true;
     }
+    /* Names this catalog only knows as aliases (the dashboard asks every
+     * cluster for OceanBase names): answered under the name and category
+     * asked for, from the catalog's own metric. */
+    const cJSON *want;
+    const cJSON *sel_items = select;
+    cJSON_ArrayForEach(want, sel_items)
+    {
+        const cJSON *names = cJSON_IsArray(want) ? want->child : want;
+        for (const cJSON *it = names; t && it; it = cJSON_IsArray(want) ? it->next : NULL) {
+            if (!cJSON_IsString(it) || dbp_catalog_find(c->cat, it->valuestring))
+                continue;
+            const struct dbp_cat_metric *am = dbp_catalog_resolve(c->cat, it->valuestring);
+            if (!am || am->index >= c->nmetrics || !t->inited[am->index])
+                continue;
+            cJSON *cat = cJSON_GetObjectItemCaseSensitive(o, want->string);
+            if (!cat)
+                cat = cJSON_AddObjectToObject(o, want->string);
+            if (!cJSON_GetObjectItemCaseSensitive(cat, it->valuestring))
+                cJSON_AddItemToObject(cat, it->valuestring, points_array(&t->series[am->index]));
+            any = true;
+        }
+    }
     pthread_mutex_unlock(&c->lock);
     if (!any && !t) {
         cJSON_Delete(o);

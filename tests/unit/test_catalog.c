@@ -111,6 +111,40 @@ static const char *const ob58[] = {
     "sql distributed count",
 };
 
+static void aliases(void **state)
+{
+    (void)state;
+    char text[2048];
+    struct dbp_catalog *c = NULL;
+    struct dbp_err err = {0};
+    snprintf(text, sizeof(text), "%saliases:\n  - {name: CPU Time, metric: process cpu seconds}\n",
+             good);
+    if (dbp_catalog_parse("t.yaml", text, strlen(text), &c, &err))
+        fail_msg("%s", err.msg);
+    assert_null(dbp_catalog_find(c, "cpu time")); /* not a metric of its own */
+    const struct dbp_cat_metric *m = dbp_catalog_resolve(c, "cpu time");
+    assert_non_null(m);
+    assert_string_equal(m->name, "process cpu seconds");
+    assert_ptr_equal(dbp_catalog_resolve(c, "cpu usage"), dbp_catalog_find(c, "cpu usage"));
+    assert_null(dbp_catalog_resolve(c, "nothing"));
+    dbp_catalog_free(c);
+    static const char *const bad_aliases[] = {
+        "aliases:\n  - {name: x, metric: no such metric}\n",
+        "aliases:\n  - {name: cpu usage, metric: sql select count}\n",
+        "aliases:\n  - {name: x, metric: cpu usage}\n  - {name: X, metric: cpu usage}\n",
+        "aliases:\n  - {name: x}\n",
+        "aliases:\n  - {name: x, metric: cpu usage, colour: red}\n",
+        "aliases: {name: x}\n",
+    };
+    for (size_t i = 0; i < sizeof(bad_aliases) / sizeof(bad_aliases[0]); i++) {
+        snprintf(text, sizeof(text), "%s%s", good, bad_aliases[i]);
+        c = NULL;
+        if (dbp_catalog_parse("t.yaml", text, strlen(text), &c, &err) == 0)
+            fail_msg("accepted: %s", bad_aliases[i]);
+        assert_non_null(strstr(err.msg, "t.yaml:"));
+    }
+}
+
 static void shipped(void **state)
 {
     (void)state;
@@ -143,6 +177,13 @@ static void shipped(void **state)
             assert_non_null(dbp_catalog_find(c, "Com_select"));
             assert_non_null(dbp_catalog_find(c, "wsrep_received_bytes"));
         }
+        /* The original dashboard's five default charts have an answer in
+         * every shipped catalog (its own name or an alias). */
+        static const char *const dash[] = {"cpu usage", "total memstore used", "io read count",
+                                           "rpc net delay", "trans commit count"};
+        for (size_t k = 0; k < 5; k++)
+            if (!dbp_catalog_resolve(c, dash[k]))
+                fail_msg("%s cannot answer the dashboard's '%s'", names[i], dash[k]);
         dbp_catalog_free(c);
     }
     struct dbp_catalog *c = NULL;
@@ -156,6 +197,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(parses_and_finds),
         cmocka_unit_test(errors),
+        cmocka_unit_test(aliases),
         cmocka_unit_test(shipped),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
