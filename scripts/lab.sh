@@ -587,6 +587,20 @@ cleanup_node_leftovers() { # N
   rm -f "$(node_pidf "$n")" "$(node_sock "$n")" "$(node_sock "$n").lock"
 }
 
+# close_inherited_fds: in a subshell about to exec a long-lived daemon,
+# close every descriptor above 2.  A daemon that keeps a caller's fd keeps
+# whatever that fd holds: a caller's flock(1) lock stayed held for as long
+# as the lab ran (seen: `flock LOCK lab.sh start` blocked every later
+# `flock LOCK` user).
+close_inherited_fds() {
+  local f n
+  for f in /proc/$BASHPID/fd/*; do
+    n=${f##*/}
+    [[ "$n" =~ ^[0-9]+$ ]] && [ "$n" -gt 2 ] && eval "exec $n>&-" 2>/dev/null
+  done
+  return 0
+}
+
 launch_node() { # N [extra mariadbd args...]
   local n=$1; shift
   local cnf out
@@ -594,10 +608,11 @@ launch_node() { # N [extra mariadbd args...]
   if [ "$ISO" = on ]; then
     (
       cg_join "$n"
+      close_inherited_fds
       exec setsid ip netns exec "$(node_ns "$n")" mariadbd --defaults-file="$cnf" "$@"
     ) < /dev/null >> "$out" 2>&1 9>&- &
   else
-    ( exec setsid mariadbd --defaults-file="$cnf" "$@" ) < /dev/null >> "$out" 2>&1 9>&- &
+    ( close_inherited_fds; exec setsid mariadbd --defaults-file="$cnf" "$@" ) < /dev/null >> "$out" 2>&1 9>&- &
   fi
   disown 2>/dev/null || true
 }
@@ -776,10 +791,10 @@ YAML
   local cmd=(prometheus --config.file="$d/prometheus.yml" --storage.tsdb.path="$d/data"
              --storage.tsdb.retention.time=2d --web.listen-address="127.0.0.1:$port")
   if [ -n "$user" ]; then
-    ( exec setsid setpriv --reuid=prometheus --regid=prometheus --init-groups "${cmd[@]}" ) \
+    ( close_inherited_fds; exec setsid setpriv --reuid=prometheus --regid=prometheus --init-groups "${cmd[@]}" ) \
       < /dev/null >> "$d/prometheus.log" 2>&1 9>&- &
   else
-    ( exec setsid "${cmd[@]}" ) < /dev/null >> "$d/prometheus.log" 2>&1 9>&- &
+    ( close_inherited_fds; exec setsid "${cmd[@]}" ) < /dev/null >> "$d/prometheus.log" 2>&1 9>&- &
   fi
   pid=$!
   disown 2>/dev/null || true
