@@ -762,6 +762,9 @@ start_prometheus() {
 global:
   scrape_interval: 5s
   evaluation_interval: 5s
+# the repository's alerting and recording rules (docs/prometheus.md)
+rule_files:
+  - '$REPO_DIR/config/prometheus/*.rules.yml'
 scrape_configs:
   - job_name: dbpecker
     scrape_interval: 5s
@@ -781,6 +784,8 @@ YAML
   fi
   pid=$(prom_pid)
   if [ -n "$pid" ] && prom_ready "$port"; then
+    # a running Prometheus rereads prometheus.yml and the rule files on SIGHUP
+    kill -HUP "$pid" 2>/dev/null || true
     return 0
   fi
   if [ -n "$pid" ]; then kill_pids 10 "$pid"; fi
