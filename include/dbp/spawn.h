@@ -4,8 +4,8 @@
  *
  * Guarantees (STYLE §17):
  *   - argv array, never a shell; the program is resolved against PATH in the
- *     parent, before fork, so only async-signal-safe calls run between fork
- *     and exec;
+ *     parent and the child is started with posix_spawn (glibc does the
+ *     setsid/dup2/closefrom/chdir/exec; no code of ours runs in the child);
  *   - the child leads its own session and process group, so a stop signals
  *     the whole group (grandchildren included);
  *   - the environment is explicit (the caller's list, nothing inherited
@@ -13,9 +13,9 @@
  *     closed at exec, the signal mask and dispositions are reset (the daemon
  *     blocks SIGTERM in every thread and ignores SIGPIPE: a child must not
  *     inherit either);
- *   - an exec failure is reported through a close-on-exec pipe as the errno
- *     of execve ("cannot execute 'x': No such file or directory"), never
- *     guessed from exit status 127;
+ *   - an exec failure is reported as the errno of execve, which is what
+ *     posix_spawn returns ("cannot execute 'x': No such file or directory"),
+ *     never guessed from exit status 127;
  *   - stdout and stderr are both drained (the tool can never stall on a full
  *     pipe) into a bounded ring of the last lines, an optional size-capped
  *     log file and an optional per-line callback;
@@ -114,7 +114,7 @@ int dbp_spawner_count(struct dbp_spawner *sp);
  * dbp_proc_unref) and the callbacks may already be running.  Errors:
  * DBP_ESPAWN with "cannot execute 'x': <strerror>" when the program cannot
  * be found or execve fails, DBP_EUNAVAIL when the spawner is stopping or not
- * started, DBP_EINVAL for an empty argv, -errno for pipe/fork failures.
+ * started, DBP_EINVAL for an empty argv, DBP_ESPAWN for pipe failures.
  * The option strings are copied.  Thread-safe.
  */
 int dbp_spawn(struct dbp_spawner *sp, const struct dbp_spawn_opts *o, struct dbp_proc **out,

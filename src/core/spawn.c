@@ -16,11 +16,11 @@
  * never reaped here.
  *
  * dbp_spawn() itself prepares everything (resolved path, argv, envp, pipes,
- * /dev/null) before fork(); the child then only calls async-signal-safe
- * functions: sigaction, sigprocmask, setsid, dup2, close_range/fcntl,
- * chdir, execve, write, _exit.  Exec failures travel back as errno over a
- * close-on-exec pipe that the parent reads before returning; a child whose
- * exec failed is handed to the thread to be reaped like any other.
+ * /dev/null), then starts the child with posix_spawn(): default signals,
+ * empty mask, setsid, dup2 of the three std streams, closefrom(3), chdir,
+ * execve, all done by glibc (no code of ours runs in the child).  An exec
+ * failure is posix_spawn's return value and glibc has already reaped that
+ * child, so it never reaches the thread.
  *
  * Stops: dbp_proc_stop() sends SIGTERM to the group and sets a deadline;
  * the thread sends SIGKILL to the group when the deadline passes.
@@ -41,12 +41,12 @@
 #include <poll.h>
 #include <pthread.h>
 #include <signal.h>
+#include <spawn.h>
 #include <stdatomic.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/types.h>
@@ -92,7 +92,6 @@ struct dbp_proc {
     dbp_spawn_line_fn on_line;
     dbp_spawn_exit_fn on_exit;
     void *cls;
-    bool discard; /* exec failed: reap only, no callbacks */
 
     /* Spawner thread only. */
     int pidfd;
@@ -485,7 +484,7 @@ static bool try_finish(struct dbp_spawner *sp, struct dbp_proc *p, uint64_t now)
     pthread_mutex_lock(&p->lock);
     st = p->st;
     pthread_mutex_unlock(&p->lock);
-    if (!p->discard && p->on_exit)
+    if (p->on_exit)
         p->on_exit(p->cls, p, &st);
 
     pthread_mutex_lock(&sp->lock);
@@ -713,49 +712,44 @@ static const char *env_get(const char *const *envp, const char *name)
     return NULL;
 }
 
-/* Everything the child needs, computed before fork. */
-struct child_plan {
-    const char *path;
-    char *const *argv;
-    char *const *envp;
-    const char *cwd;
-    int devnull, out_w, err_w, errpipe_w;
-    int maxfd;
-};
-
-/* Runs in the child: async-signal-safe calls only. */
-static void __attribute__((noreturn)) child_exec(const struct child_plan *c)
+/*
+ * Start the child with posix_spawn (glibc >= 2.34: a vfork-style clone, so
+ * no copy of a large address space and no code of ours in the child).  The
+ * child: every signal at its default and none blocked, a new session (its
+ * own process group, which stops and kills address), stdin from /dev/null,
+ * stdout/stderr into our pipes, every other descriptor closed (whatever
+ * another thread opened without O_CLOEXEC must not leak), then cwd.
+ * Returns 0 or an errno; on an exec failure glibc has reaped the child.
+ */
+static int start_child(pid_t *pid, const char *path, char *const *argv, char *const *envp,
+                       const char *cwd, int devnull, int out_w, int err_w)
 {
-    struct sigaction dfl;
-    sigset_t empty;
-    int stage_err[2];
+    posix_spawn_file_actions_t fa;
+    posix_spawnattr_t at;
+    sigset_t all, none;
+    int e;
 
-    memset(&dfl, 0, sizeof(dfl));
-    dfl.sa_handler = SIG_DFL;
-    for (int s = 1; s < NSIG; s++)
-        if (s != SIGKILL && s != SIGSTOP)
-            sigaction(s, &dfl, NULL);
-    sigemptyset(&empty);
-    sigprocmask(SIG_SETMASK, &empty, NULL);
-
-    if (setsid() < 0)
-        goto fail;
-    if (dup2(c->devnull, 0) < 0 || dup2(c->out_w, 1) < 0 || dup2(c->err_w, 2) < 0)
-        goto fail;
-    /* Whatever another thread opened without O_CLOEXEC must not leak. */
-    if (syscall(SYS_close_range, 3u, ~0u, CLOSE_RANGE_CLOEXEC) != 0)
-        for (int fd = 3; fd < c->maxfd; fd++)
-            fcntl(fd, F_SETFD, FD_CLOEXEC);
-    if (c->cwd && chdir(c->cwd) != 0)
-        goto fail;
-    execve(c->path, c->argv, c->envp);
-fail:
-    stage_err[0] = errno;
-    stage_err[1] = 0;
-    if (write(c->errpipe_w, stage_err, sizeof(stage_err)) < 0) {
-        /* the parent will see EOF without data and report a generic failure */
+    if ((e = posix_spawn_file_actions_init(&fa)))
+        return e;
+    if ((e = posix_spawnattr_init(&at))) {
+        posix_spawn_file_actions_destroy(&fa);
+        return e;
     }
-    _exit(127);
+    sigfillset(&all);
+    sigemptyset(&none);
+    if (!(e = posix_spawn_file_actions_adddup2(&fa, devnull, 0)) &&
+        !(e = posix_spawn_file_actions_adddup2(&fa, out_w, 1)) &&
+        !(e = posix_spawn_file_actions_adddup2(&fa, err_w, 2)) &&
+        !(e = posix_spawn_file_actions_addclosefrom_np(&fa, 3)) &&
+        !(e = cwd ? posix_spawn_file_actions_addchdir_np(&fa, cwd) : 0) &&
+        !(e = posix_spawnattr_setsigdefault(&at, &all)) &&
+        !(e = posix_spawnattr_setsigmask(&at, &none)) &&
+        !(e = posix_spawnattr_setflags(&at, POSIX_SPAWN_SETSID | POSIX_SPAWN_SETSIGDEF |
+                                                POSIX_SPAWN_SETSIGMASK)))
+        e = posix_spawn(pid, path, &fa, &at, argv, envp);
+    posix_spawnattr_destroy(&at);
+    posix_spawn_file_actions_destroy(&fa);
+    return e;
 }
 
 int dbp_spawn(struct dbp_spawner *sp, const struct dbp_spawn_opts *o, struct dbp_proc **out,
@@ -763,7 +757,7 @@ int dbp_spawn(struct dbp_spawner *sp, const struct dbp_spawn_opts *o, struct dbp
 {
     struct dbp_proc *p = NULL;
     char **argv = NULL, **envp = NULL;
-    int outp[2] = {-1, -1}, errp[2] = {-1, -1}, ep[2] = {-1, -1}, devnull = -1;
+    int outp[2] = {-1, -1}, errp[2] = {-1, -1}, devnull = -1;
     char path[PATH_MAX];
     int rc;
 
@@ -819,7 +813,7 @@ int dbp_spawn(struct dbp_spawner *sp, const struct dbp_spawn_opts *o, struct dbp
         p->log_fd = fd_high(p->log_fd);
     }
 
-    if ((rc = pipe_high(outp)) || (rc = pipe_high(errp)) || (rc = pipe_high(ep))) {
+    if ((rc = pipe_high(outp)) || (rc = pipe_high(errp))) {
         rc = dbp_err_set(err, DBP_ESPAWN, "cannot create pipes: %s", strerror(rc));
         goto out;
     }
@@ -829,44 +823,20 @@ int dbp_spawn(struct dbp_spawner *sp, const struct dbp_spawn_opts *o, struct dbp
         goto out;
     }
 
-    struct rlimit rl;
-    struct child_plan plan = {
-        .path = path,
-        .argv = argv,
-        .envp = envp,
-        .cwd = o->cwd,
-        .devnull = devnull,
-        .out_w = outp[1],
-        .err_w = errp[1],
-        .errpipe_w = ep[1],
-        .maxfd = (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur != RLIM_INFINITY &&
-                  rl.rlim_cur < 65536)
-                     ? (int)rl.rlim_cur
-                     : 65536,
-    };
-
-    pid_t pid = fork();
-    if (pid < 0) {
-        rc = dbp_err_set(err, DBP_ESPAWN, "cannot fork: %s", strerror(errno));
+    pid_t pid = -1;
+    int e = start_child(&pid, path, argv, envp, o->cwd, devnull, outp[1], errp[1]);
+    if (e) {
+        /* Nothing to reap: glibc waited for a child whose exec failed. */
+        rc = dbp_err_set(err, DBP_ESPAWN, "cannot execute '%s': %s", o->argv[0], strerror(e));
         goto out;
     }
-    if (pid == 0)
-        child_exec(&plan);
 
     p->pid = pid;
     p->st.pid = pid;
     p->st.start_wall = dbp_wall_s();
     close_fd(&outp[1]);
     close_fd(&errp[1]);
-    close_fd(&ep[1]);
     close_fd(&devnull);
-
-    int child_err[2] = {0, 0};
-    ssize_t r;
-    do
-        r = read(ep[0], child_err, sizeof(child_err));
-    while (r < 0 && errno == EINTR);
-    close_fd(&ep[0]);
 
     p->pidfd = (int)syscall(SYS_pidfd_open, pid, 0);
     if (p->pidfd >= 0)
@@ -876,26 +846,15 @@ int dbp_spawn(struct dbp_spawner *sp, const struct dbp_spawn_opts *o, struct dbp
     outp[0] = errp[0] = -1;
     fcntl(p->fd[0], F_SETFL, O_NONBLOCK);
     fcntl(p->fd[1], F_SETFL, O_NONBLOCK);
-
-    if (r != 0) {
-        /* exec failed: the child has _exit'ed; hand it to the reaper. */
-        int e = r == (ssize_t)sizeof(child_err) ? child_err[0] : EIO;
-        rc = dbp_err_set(err, DBP_ESPAWN, "cannot execute '%s': %s", o->argv[0], strerror(e));
-        p->discard = true;
-        close_fd(&p->fd[0]);
-        close_fd(&p->fd[1]);
-        close_fd(&p->log_fd);
-    } else {
-        rc = 0;
-        *out = dbp_proc_ref(p); /* the caller's reference; the list keeps p's first */
-    }
+    rc = 0;
+    *out = dbp_proc_ref(p); /* the caller's reference; the list keeps p's first */
     pthread_mutex_lock(&sp->lock);
     p->next = sp->procs;
     sp->procs = p;
     sp->nprocs++;
     sp->inflight--;
     bool stopping = sp->stopping;
-    if (stopping) /* the runner began to stop while we forked */
+    if (stopping) /* the runner began to stop while we spawned */
         dbp_proc_stop(p, 0);
     pthread_cond_broadcast(&sp->cond);
     pthread_mutex_unlock(&sp->lock);
@@ -912,8 +871,6 @@ done:
     close_fd(&outp[1]);
     close_fd(&errp[0]);
     close_fd(&errp[1]);
-    close_fd(&ep[0]);
-    close_fd(&ep[1]);
     close_fd(&devnull);
     strv_free(argv);
     strv_free(envp);

@@ -385,8 +385,9 @@ static void sigkill_after_grace(void **state)
     assert_int_equal(dbp_proc_stop(p, 300), 0);
     assert_true(dbp_proc_wait(p, 10000));
     double took = (double)(dbp_now_ns() - t0) / 1e9;
+    /* Only a lower bound: the grace period was honoured.  The wait above
+     * bounds the rest; an upper bound flakes under sanitizers and load. */
     assert_true(took >= 0.25);
-    assert_true(took < 5);
     assert_true(c.st.killed);
     assert_int_equal(c.st.signal, SIGKILL);
     dbp_proc_unref(p);
