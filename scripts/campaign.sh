@@ -73,7 +73,7 @@ if [ -z "$url" ]; then
     echo "campaign: starting the lab"
     "$here/scripts/lab.sh" start
   fi
-  lab="${DBP_LAB_DIR:-$here/.lab}"
+  lab="${DBP_LAB_DIR:-${DBPECKER_LAB_DIR:-$here/.lab}}"  # lab.sh's variable too
   tmp="$(mktemp -d /tmp/dbp-campaign.XXXXXX)"
   port="$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')"
   cat > "$tmp/dbpecker.yaml" <<EOF

@@ -105,11 +105,13 @@ static int h_validate(struct dbp_req *req, struct dbp_resp *resp)
     const cJSON *body = NULL;
     const char *name = NULL;
     cJSON *o = NULL;
-    int rc = need(req, &ml);
-    if (rc || (rc = dbp_json_body_object(req, true, &body)) ||
+    int rc;
+    /* The request is checked before the service: a bad body is a 4xx
+     * whether or not the module runs. */
+    if ((rc = dbp_json_body_object(req, true, &body)) ||
         (rc = dbp_json_only(req, body, fields)) ||
         (rc = dbp_json_str(req, body, "model_name", true, DBP_MODEL_NAME_MAX, &name)) ||
-        (rc = dbp_ml_model_validate(ml, name, &o, &req->err)))
+        (rc = need(req, &ml)) || (rc = dbp_ml_model_validate(ml, name, &o, &req->err)))
         return rc;
     dbp_resp_json(resp, 200, o);
     return 0;
@@ -122,11 +124,12 @@ static int h_model_ranks(struct dbp_req *req, struct dbp_resp *resp)
     struct dbp_ml *ml;
     const char *names[32];
     double thr;
-    int rc = need(req, &ml);
-    if (rc)
-        return rc;
+    int rc;
+    /* The query is checked before the service. */
     if (dbp_req_unknown_query(req, q))
         return DBP_ESCHEMA;
+    if ((rc = need(req, &ml)))
+        return rc;
     if ((rc = threshold_param(req, &thr)))
         return rc;
     int n = dbp_req_query_all(req, "model_names", names, 16);
@@ -181,12 +184,13 @@ static int h_metrics_ranks(struct dbp_req *req, struct dbp_resp *resp)
     static const char *const q[] = {"node", "model_name", "languages", "languages[]", NULL};
     struct dbp_ml *ml;
     const char *node;
-    int langs, rc = need(req, &ml);
+    int langs, rc;
     cJSON *o = NULL;
-    if (rc)
-        return rc;
+    /* The query is checked before the service. */
     if (dbp_req_unknown_query(req, q))
         return DBP_ESCHEMA;
+    if ((rc = need(req, &ml)))
+        return rc;
     if ((rc = node_required(req, &node)) || (rc = langs_param(req, &langs)) ||
         (rc = dbp_ml_metrics_ranks(ml, node, langs, &o, &req->err)))
         return rc;
@@ -199,12 +203,13 @@ static int h_metrics_summary(struct dbp_req *req, struct dbp_resp *resp)
     static const char *const q[] = {"node", "model_name", "languages", "languages[]", NULL};
     struct dbp_ml *ml;
     const char *node;
-    int langs, rc = need(req, &ml);
+    int langs, rc;
     cJSON *o = NULL;
-    if (rc)
-        return rc;
+    /* The query is checked before the service. */
     if (dbp_req_unknown_query(req, q))
         return DBP_ESCHEMA;
+    if ((rc = need(req, &ml)))
+        return rc;
     if ((rc = node_required(req, &node)) || (rc = langs_param(req, &langs)) ||
         (rc = dbp_ml_metrics_ranks(ml, node, langs, &o, &req->err)))
         return rc;
@@ -227,8 +232,10 @@ static int h_train(struct dbp_req *req, struct dbp_resp *resp)
     const cJSON *body = NULL;
     long long v;
     const char *cls[64];
-    int rc = need(req, &ml);
-    if (rc || (rc = dbp_json_body_object(req, false, &body)) ||
+    int rc;
+    /* The request is checked before the service: a bad body is a 4xx
+     * whether or not the module runs. */
+    if ((rc = dbp_json_body_object(req, false, &body)) ||
         (rc = dbp_json_only(req, body, fields)))
         return rc;
     struct dbp_ml_train_req rq = {.test_fraction = -1, .seed = -1, .pagerank = -1};
@@ -283,7 +290,7 @@ static int h_train(struct dbp_req *req, struct dbp_resp *resp)
         rq.classes = cls;
     }
     char id[DBP_JOB_ID_LEN];
-    if ((rc = dbp_ml_train_submit(ml, &rq, id, &req->err)))
+    if ((rc = need(req, &ml)) || (rc = dbp_ml_train_submit(ml, &rq, id, &req->err)))
         return rc;
     cJSON *o = cJSON_CreateObject();
     cJSON_AddStringToObject(o, "status", "accepted");
@@ -317,11 +324,12 @@ static int h_anomaly_ranks(struct dbp_req *req, struct dbp_resp *resp)
     struct dbp_ml *ml;
     double thr;
     cJSON *d = NULL;
-    int rc = need(req, &ml);
-    if (rc)
-        return rc;
+    int rc;
+    /* The query is checked before the service. */
     if (dbp_req_unknown_query(req, q))
         return DBP_ESCHEMA;
+    if ((rc = need(req, &ml)))
+        return rc;
     if ((rc = threshold_param(req, &thr)) || (rc = current(req, ml, thr, &d)))
         return rc;
     dbp_resp_json(resp, 200, cJSON_DetachItemFromObject(d, "all_ranked_anomalies"));
@@ -335,11 +343,12 @@ static int h_compound(struct dbp_req *req, struct dbp_resp *resp)
     struct dbp_ml *ml;
     double thr;
     cJSON *d = NULL;
-    int rc = need(req, &ml);
-    if (rc)
-        return rc;
+    int rc;
+    /* The query is checked before the service. */
     if (dbp_req_unknown_query(req, q))
         return DBP_ESCHEMA;
+    if ((rc = need(req, &ml)))
+        return rc;
     if ((rc = threshold_param(req, &thr)) || (rc = current(req, ml, thr, &d)))
         return rc;
     dbp_resp_json(resp, 200, cJSON_DetachItemFromObject(d, "compound"));
@@ -372,9 +381,11 @@ static int h_diagnosis(struct dbp_req *req, struct dbp_resp *resp)
     struct dbp_ml_diag_req rq;
     const char *src = NULL, *pr = NULL;
     cJSON *o = NULL;
-    int rc = need(req, &ml);
+    int rc;
     dbp_ml_diag_req_init(&rq);
-    if (rc || (rc = dbp_json_body_object(req, false, &body)) ||
+    /* The request is checked before the service: a bad body is a 4xx
+     * whether or not the module runs. */
+    if ((rc = dbp_json_body_object(req, true, &body)) ||
         (rc = dbp_json_only(req, body, fields)) ||
         (rc = time_field(req, body, "start", &rq.start)) ||
         (rc = time_field(req, body, "end", &rq.end)) ||
@@ -396,7 +407,10 @@ static int h_diagnosis(struct dbp_req *req, struct dbp_resp *resp)
         return dbp_err_set(&req->err, DBP_ESCHEMA, "field 'pagerank' must be normalised or paper");
     if (isfinite(rq.start) && isfinite(rq.end) && rq.start > rq.end)
         return dbp_err_set(&req->err, DBP_ESCHEMA, "'start' is after 'end'");
-    if ((rc = dbp_ml_diagnose(ml, &rq, &o, &req->err)))
+    /* Without 'end' the range ends now (dbp_ml_diagnose). */
+    if (isfinite(rq.start) && !isfinite(rq.end) && rq.start > dbp_wall_s())
+        return dbp_err_set(&req->err, DBP_ESCHEMA, "'start' is in the future");
+    if ((rc = need(req, &ml)) || (rc = dbp_ml_diagnose(ml, &rq, &o, &req->err)))
         return rc;
     dbp_resp_json(resp, 200, o);
     return 0;
@@ -420,12 +434,14 @@ static int h_continuous_set(struct dbp_req *req, struct dbp_resp *resp)
     bool on = false;
     double iv = 10;
     cJSON *st = NULL;
-    int rc = need(req, &ml);
-    if (rc || (rc = dbp_json_body_object(req, true, &body)) ||
+    int rc;
+    /* The request is checked before the service: a bad body is a 4xx
+     * whether or not the module runs. */
+    if ((rc = dbp_json_body_object(req, true, &body)) ||
         (rc = dbp_json_only(req, body, fields)) ||
         (rc = dbp_json_bool(req, body, "enabled", true, &on)) ||
         (rc = dbp_json_num(req, body, "interval_s", false, 1, 3600, &iv)) ||
-        (rc = dbp_ml_continuous(ml, on, iv, &st, &req->err)))
+        (rc = need(req, &ml)) || (rc = dbp_ml_continuous(ml, on, iv, &st, &req->err)))
         return rc;
     dbp_resp_json(resp, 200, st);
     return 0;
@@ -459,7 +475,7 @@ const struct dbp_route dbp_api_models_routes[] = {
      "Ranked <node, type> root causes of the current window (?threshold=)", "anomaly"},
     {DBP_GET, "/api/anomaly/compound", h_compound, 0, 0,
      "Compound anomalies: high-ranked pairs, propagation graph", "anomaly"},
-    {DBP_POST, "/api/diagnosis", h_diagnosis, JB | DBP_R_MUTATES, 4096,
+    {DBP_POST, "/api/diagnosis", h_diagnosis, JB | DBP_R_MUTATES | DBP_R_BODY_REQUIRED, 4096,
      "Diagnose a time range ({start, end, model_name, source: ring|prometheus|auto})", "diagnosis"},
     {DBP_GET, "/api/diagnosis/continuous", h_continuous_get, 0, 0,
      "State of the continuous diagnosis", "diagnosis"},

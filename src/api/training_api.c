@@ -100,8 +100,10 @@ static int h_collect(struct dbp_req *req, struct dbp_resp *resp)
     const char *type = NULL, *node = NULL, *sev = NULL, *scen = NULL;
     long long dur = 0;
     bool inject = false;
-    int rc = need(req, &r);
-    if (rc || (rc = dbp_json_body_object(req, true, &b)) || (rc = dbp_json_only(req, b, fields)) ||
+    int rc;
+    /* The request is checked before the service: a bad body is a 4xx
+     * whether or not the module runs. */
+    if ((rc = dbp_json_body_object(req, true, &b)) || (rc = dbp_json_only(req, b, fields)) ||
         (rc = dbp_json_str(req, b, "type", false, 31, &type)))
         return rc;
     if (!type && (rc = dbp_json_str(req, b, "anomaly_type", false, 31, &type)))
@@ -134,7 +136,7 @@ static int h_collect(struct dbp_req *req, struct dbp_resp *resp)
     rq.scenario = scen;
     rq.duration_s = (double)dur;
     cJSON *o = NULL;
-    if ((rc = dbp_recorder_begin(r, &rq, &o, &req->err)))
+    if ((rc = need(req, &r)) || (rc = dbp_recorder_begin(r, &rq, &o, &req->err)))
         return rc;
     cJSON *out = cJSON_CreateObject();
     char msg[160];
@@ -175,8 +177,10 @@ static int h_compound(struct dbp_req *req, struct dbp_resp *resp)
     const char *node = NULL, *sev = NULL, *scen = NULL;
     long long dur = 0;
     bool inject = false;
-    int rc = need(req, &r);
-    if (rc || (rc = dbp_json_body_object(req, true, &b)) || (rc = dbp_json_only(req, b, fields)))
+    int rc;
+    /* The request is checked before the service: a bad body is a 4xx
+     * whether or not the module runs. */
+    if ((rc = dbp_json_body_object(req, true, &b)) || (rc = dbp_json_only(req, b, fields)))
         return rc;
     const cJSON *ta = cJSON_GetObjectItemCaseSensitive(b, "anomaly_types");
     if (!ta || cJSON_IsNull(ta))
@@ -225,7 +229,7 @@ static int h_compound(struct dbp_req *req, struct dbp_resp *resp)
     /* The original announced 270 s (180 s + 50 %) for compound cases. */
     rq.duration_s = dur ? (double)dur : 270;
     cJSON *o = NULL;
-    if ((rc = dbp_recorder_begin(r, &rq, &o, &req->err)))
+    if ((rc = need(req, &r)) || (rc = dbp_recorder_begin(r, &rq, &o, &req->err)))
         return rc;
     cJSON *out = cJSON_CreateObject();
     char msg[160];
@@ -259,10 +263,13 @@ static int end_case(struct dbp_req *req, struct dbp_resp *resp, enum dbp_rec_whi
     struct dbp_recorder *r;
     const cJSON *b = NULL;
     bool save_post = true;
-    int rc = need(req, &r);
-    if (rc || (rc = dbp_json_body_object(req, false, &b)) ||
+    int rc;
+    /* The request is checked before the service: a bad body is a 4xx
+     * whether or not the module runs. */
+    if ((rc = dbp_json_body_object(req, false, &b)) ||
         (b && (rc = dbp_json_only(req, b, fields))) ||
-        (b && (rc = dbp_json_bool(req, b, "save_post_data", false, &save_post))))
+        (b && (rc = dbp_json_bool(req, b, "save_post_data", false, &save_post))) ||
+        (rc = need(req, &r)))
         return rc;
     cJSON *res = NULL;
     rc = dbp_recorder_end(r, which, save_post, &res, &req->err);
@@ -297,8 +304,10 @@ static int h_normal_start(struct dbp_req *req, struct dbp_resp *resp)
     const cJSON *b = NULL;
     const char *scen = NULL;
     long long dur = 0;
-    int rc = need(req, &r);
-    if (rc || (rc = dbp_json_body_object(req, false, &b)) ||
+    int rc;
+    /* The request is checked before the service: a bad body is a 4xx
+     * whether or not the module runs. */
+    if ((rc = dbp_json_body_object(req, false, &b)) ||
         (b && (rc = dbp_json_only(req, b, fields))) ||
         (b && (rc = dbp_json_int(req, b, "duration", false, 10, 86400, &dur))) ||
         (b && (rc = dbp_json_str(req, b, "scenario", false, 63, &scen))))
@@ -306,6 +315,8 @@ static int h_normal_start(struct dbp_req *req, struct dbp_resp *resp)
     if (scen && !dbp_label_type_ok(scen))
         return dbp_err_set(&req->err, DBP_ESCHEMA,
                            "field 'scenario' must be 1..63 characters of [A-Za-z0-9_.:-]");
+    if ((rc = need(req, &r)))
+        return rc;
     struct dbp_rec_req rq = {0};
     rq.normal = true;
     rq.scenario = scen;
@@ -416,8 +427,10 @@ static int h_auto_balance(struct dbp_req *req, struct dbp_resp *resp)
     const cJSON *b = NULL;
     bool inject = false;
     long long dur = 0;
-    int rc = need(req, &r);
-    if (rc || (rc = dbp_json_body_object(req, false, &b)) ||
+    int rc;
+    /* The request is checked before the service: a bad body is a 4xx
+     * whether or not the module runs. */
+    if ((rc = dbp_json_body_object(req, false, &b)) ||
         (b && (rc = dbp_json_only(req, b, fields))) ||
         (b && (rc = dbp_json_bool(req, b, "inject", false, &inject))) ||
         (b && (rc = dbp_json_int(req, b, "duration", false, 10, 86400, &dur))))
@@ -441,6 +454,8 @@ static int h_auto_balance(struct dbp_req *req, struct dbp_resp *resp)
         for (int i = 0; i < 5; i++)
             types[ntypes++] = five[i];
     }
+    if ((rc = need(req, &r)))
+        return rc;
     if (dbp_recorder_open(r, DBP_REC_ANY))
         return dbp_err_set(&req->err, DBP_EBUSY, "Collection already in progress");
     char dir[DBP_PATH_MAX];
@@ -559,10 +574,11 @@ static int h_exp_submit(struct dbp_req *req, struct dbp_resp *resp)
     struct dbp_experiments *x;
     const cJSON *b = NULL;
     struct dbp_exp_req rq;
-    int rc = need_x(req, &x);
-    if (rc || (rc = dbp_json_body_object(req, false, &b)))
-        return rc;
-    if ((rc = dbp_exp_req_parse(b, &rq, &req->err)))
+    int rc;
+    /* The request is checked before the service: a bad body is a 4xx
+     * whether or not the module runs. */
+    if ((rc = dbp_json_body_object(req, false, &b)) ||
+        (rc = dbp_exp_req_parse(b, &rq, &req->err)) || (rc = need_x(req, &x)))
         return rc;
     char id[DBP_JOB_ID_LEN];
     cJSON *plan = NULL;

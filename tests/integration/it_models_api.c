@@ -150,6 +150,21 @@ static void no_collector_no_model(void **state)
     expect(&r, 503, "no model");
     r = it_get(&it, "/api/models/metrics_ranks?node=n1");
     expect(&r, 503, "collector is not running");
+    /* A bad request is a 4xx before the 503 of a missing model or
+     * collector: a body is required ("{}" is the current window), and a
+     * range that starts in the future is refused. */
+    r = it_post_json(&it, "/api/diagnosis", NULL);
+    expect(&r, 422, "body is required");
+    {
+        char b[96];
+        snprintf(b, sizeof(b), "{\"start\": %.0f}", dbp_wall_s() + 3600);
+        r = it_post_json(&it, "/api/diagnosis", b);
+        expect(&r, 422, "future");
+    }
+    r = it_post_json(&it, "/api/training/collect", "{\"bogus\": 1}");
+    expect(&r, 422, "bogus");
+    r = it_get(&it, "/api/models/metrics_ranks?node=n1&bogus=1");
+    expect(&r, 422, "bogus");
     r = it_get(&it, "/api/models/list");
     assert_int_equal(r.status, 200);
     assert_int_equal(cJSON_GetArraySize(r.json), 0);

@@ -37,6 +37,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #define NNODES 3
@@ -859,6 +860,64 @@ static void experiments_routes(void **state)
 }
 
 /*
+ * L9: a campaign never takes over an existing directory.  The directories
+ * for this second and the next ten exist already (as if other campaigns
+ * had just started); the new campaign gets a fresh one next to them.
+ * Before the fix it slept through 5 seconds of taken ids and then reused
+ * the last one.
+ */
+static void campaign_id_never_reused(void **state)
+{
+    (void)state;
+    char root[600], taken[12][700];
+    snprintf(root, sizeof(root), "%s/data/experiments", it.dir);
+    assert_int_equal(dbp_mkdir_p(root, 0755), 0);
+    time_t now = time(NULL);
+    for (int i = 0; i < 12; i++) {
+        char stamp[32];
+        struct tm tm;
+        time_t t = now + i - 1;
+        gmtime_r(&t, &tm);
+        strftime(stamp, sizeof(stamp), "%Y%m%d%H%M%S", &tm);
+        snprintf(taken[i], sizeof(taken[i]), "%s/exp%.12s", root, stamp + 2);
+        assert_int_equal(mkdir(taken[i], 0755), 0);
+    }
+    struct it_resp r = it_post_json(
+        &it, "/api/experiments",
+        "{\"groups\":[\"single_node\"],\"types\":[\"cpu_stress\"],\"repetitions\":1,"
+        "\"test_repetitions\":0,\"pre_s\":0,\"fault_s\":600,\"post_s\":0,\"normal_s\":0,"
+        "\"workload\":false,\"window\":2,\"seed\":3,\"severity\":\"low\"}");
+    if (r.status != 202)
+        fail_msg("campaign: %ld %s", r.status, r.body);
+    char cid[64], dir[700], path[800];
+    dbp_strlcpy(cid, js(r.json, "id"), sizeof(cid));
+    dbp_strlcpy(dir, js(r.json, "plan.dir"), sizeof(dir));
+    it_resp_free(&r);
+    for (int i = 0; i < 12; i++) {
+        if (!strcmp(taken[i], dir))
+            fail_msg("the campaign reused %s", dir);
+        assert_false(is_file(taken[i], "request.json"));
+    }
+    assert_true(is_file(dir, "request.json"));
+    /* cancel it (it is still warming up) and wait until it has ended */
+    snprintf(path, sizeof(path), "/api/experiments/%s", cid);
+    r = it_delete(&it, path);
+    assert_true(r.status >= 200 && r.status < 300);
+    it_resp_free(&r);
+    bool busy = true;
+    for (int i = 0; i < 240 && busy; i++) {
+        r = it_get(&it, "/api/training/process-status");
+        busy = jtrue(r.json, "experiment_in_progress");
+        it_resp_free(&r);
+        if (busy)
+            usleep(250 * 1000);
+    }
+    assert_false(busy);
+    for (int i = 0; i < 12; i++)
+        assert_int_equal(rmdir(taken[i]), 0);
+}
+
+/*
  * H3: the daemon's stop path (dbp_experiments_stop) while a campaign's
  * fault is active must cancel the campaign's JOB and return once it has
  * ended, with the fault reverted.  Before the fix it cancelled the
@@ -941,6 +1000,7 @@ int main(void)
         cmocka_unit_test(reset_routes),
         cmocka_unit_test(auto_balance),
         cmocka_unit_test(experiments_routes),
+        cmocka_unit_test(campaign_id_never_reused),
         cmocka_unit_test(stop_during_campaign),
     };
     return cmocka_run_group_tests(tests, setup, teardown);

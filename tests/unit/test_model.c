@@ -11,6 +11,7 @@
 #include "dbp/rank.h"
 #include "dbp/util.h"
 
+#include <dirent.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -285,6 +286,17 @@ static void save_load_same_predictions(void **state)
     for (size_t i = 0; i < sizeof(files) / sizeof(files[0]); i++) {
         snprintf(path, sizeof(path), "%s/%s/%s", models, name, files[i]);
         assert_int_equal(access(path, R_OK), 0);
+    }
+    /* the staging directory was renamed, not left behind (M7: it is synced
+     * before the rename, models_dir after) */
+    {
+        DIR *d = opendir(models);
+        assert_non_null(d);
+        struct dirent *de;
+        while ((de = readdir(d)))
+            if (!strncmp(de->d_name, ".tmp-", 5))
+                fail_msg("staging directory left: %s", de->d_name);
+        closedir(d);
     }
     /* the boosters are XGBoost JSON */
     snprintf(path, sizeof(path), "%s/%s/booster_cpu_stress.json", models, name);
