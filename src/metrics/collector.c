@@ -301,13 +301,13 @@ static int rows_cb(void *ud, int ncols, char **vals, unsigned long *lens)
         n = node_by_addr(r->c, vals[q->col_host], port);
         if (!n)
             return 0;
+        /* Mixed catalogs: a node being polled owns its staging. */
+        pthread_mutex_lock(&r->c->lock);
+        bool busy = n->poller && dbp_poller_state(n->poller) == DBP_POLLER_BUSY;
+        pthread_mutex_unlock(&r->c->lock);
+        if (busy)
+            return 0;
     }
-    pthread_mutex_lock(&r->c->lock);
-    /* Mixed catalogs: a node being polled owns its staging. */
-    bool busy = !r->node && n->poller && dbp_poller_state(n->poller) == DBP_POLLER_BUSY;
-    pthread_mutex_unlock(&r->c->lock);
-    if (busy)
-        return 0;
     long tid = 0;
     if (q->col_tenant >= 0 && q->col_tenant < ncols && vals[q->col_tenant])
         tid = strtol(vals[q->col_tenant], NULL, 10);
