@@ -274,6 +274,24 @@ cg_setup() { # N...
   done
 }
 
+# Linux >= 6.12 initialises blk-throttle for a disk only when a throttle
+# rule is first configured on it; until then cgroup v1's
+# blkio.throttle.io_service_bytes stays 0 for every cgroup, whatever I/O
+# its tasks do.  That made a fresh machine's first io_bottleneck case read
+# "0.0 MB/s" (a re-run passed: the isolation test had set a rule meanwhile).
+# Configure a no-op rule (a huge limit, then none) so the counters work.
+cg_activate_blkio() { # N (any lab node)
+  local dev d
+  [ "$CG_VERSION" = 1 ] || return 0
+  dev=$(data_blkdev)
+  [ -n "$dev" ] || return 0
+  for d in /sys/fs/cgroup/blkio/"$CG_BASE/node$1" /sys/fs/cgroup/blkio,*/"$CG_BASE/node$1"; do
+    [ -f "$d/blkio.throttle.read_bps_device" ] || continue
+    echo "$dev 1099511627776" > "$d/blkio.throttle.read_bps_device" 2>/dev/null || true
+    echo "$dev 0" > "$d/blkio.throttle.read_bps_device" 2>/dev/null || true
+  done
+}
+
 cg_join() { # N: move the calling (sub)shell into node N's cgroups
   local d
   while read -r d; do
@@ -569,6 +587,20 @@ cleanup_node_leftovers() { # N
   rm -f "$(node_pidf "$n")" "$(node_sock "$n")" "$(node_sock "$n").lock"
 }
 
+# close_inherited_fds: in a subshell about to exec a long-lived daemon,
+# close every descriptor above 2.  A daemon that keeps a caller's fd keeps
+# whatever that fd holds: a caller's flock(1) lock stayed held for as long
+# as the lab ran (seen: `flock LOCK lab.sh start` blocked every later
+# `flock LOCK` user).
+close_inherited_fds() {
+  local f n
+  for f in /proc/$BASHPID/fd/*; do
+    n=${f##*/}
+    [[ "$n" =~ ^[0-9]+$ ]] && [ "$n" -gt 2 ] && eval "exec $n>&-" 2>/dev/null
+  done
+  return 0
+}
+
 launch_node() { # N [extra mariadbd args...]
   local n=$1; shift
   local cnf out
@@ -576,10 +608,11 @@ launch_node() { # N [extra mariadbd args...]
   if [ "$ISO" = on ]; then
     (
       cg_join "$n"
+      close_inherited_fds
       exec setsid ip netns exec "$(node_ns "$n")" mariadbd --defaults-file="$cnf" "$@"
     ) < /dev/null >> "$out" 2>&1 9>&- &
   else
-    ( exec setsid mariadbd --defaults-file="$cnf" "$@" ) < /dev/null >> "$out" 2>&1 9>&- &
+    ( close_inherited_fds; exec setsid mariadbd --defaults-file="$cnf" "$@" ) < /dev/null >> "$out" 2>&1 9>&- &
   fi
   disown 2>/dev/null || true
 }
@@ -758,10 +791,10 @@ YAML
   local cmd=(prometheus --config.file="$d/prometheus.yml" --storage.tsdb.path="$d/data"
              --storage.tsdb.retention.time=2d --web.listen-address="127.0.0.1:$port")
   if [ -n "$user" ]; then
-    ( exec setsid setpriv --reuid=prometheus --regid=prometheus --init-groups "${cmd[@]}" ) \
+    ( close_inherited_fds; exec setsid setpriv --reuid=prometheus --regid=prometheus --init-groups "${cmd[@]}" ) \
       < /dev/null >> "$d/prometheus.log" 2>&1 9>&- &
   else
-    ( exec setsid "${cmd[@]}" ) < /dev/null >> "$d/prometheus.log" 2>&1 9>&- &
+    ( close_inherited_fds; exec setsid "${cmd[@]}" ) < /dev/null >> "$d/prometheus.log" 2>&1 9>&- &
   fi
   pid=$!
   disown 2>/dev/null || true
@@ -1037,6 +1070,7 @@ cmd_start() {
       fi
     fi
   fi
+  [ "$ISO" = on ] && cg_activate_blkio 1
   [ "$ISO" = on ] && log "isolation on: netns dbp-node1..$MAX_NODES on $BRIDGE, cgroup v$CG_VERSION $CG_BASE/nodeN"
   [ "$ISO" = off ] && log "isolation off (${ISO_REASON:-lab running on loopback}): nodes on 127.0.0.1"
 

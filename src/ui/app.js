@@ -124,8 +124,16 @@ async function refreshWorkloads() {
 function chosenMetric(cat) {
   const c = state.categories[cat];
   if (c.pick) return c.pick;
+  if (c.auto) return c.auto;
+  // the busiest counter of the category now (a flat zero line shows little)
   const names = Object.keys(c.metrics).sort();
-  return names.find((m) => c.metrics[m] === 'counter') || names[0];
+  const counters = names.filter((m) => c.metrics[m] === 'counter');
+  const busy = (m) => Object.values(state.lastNodes || {}).reduce((a, n) => {
+    const p = n[cat] && n[cat][m];
+    return a + (p && typeof p.value === 'number' ? Math.abs(p.value) : 0);
+  }, 0);
+  c.auto = (counters.length ? counters : names).reduce((best, m) => (busy(m) > busy(best) ? m : best));
+  return c.auto;
 }
 
 function seriesKey(node, cat, metric) { return node + '\u0000' + cat + '\u0000' + metric; }
@@ -185,7 +193,13 @@ function drawChart(cat) {
   if (sel.options.length !== names.length) sel.innerHTML = names.map((m) => `<option>${esc(m)}</option>`).join('');
   sel.value = metric;
   const now = Date.now();
-  const min = now - state.windowS * 1000;
+  // start the axis at the oldest point when the daemon is younger than the window
+  let oldest = now;
+  for (const n of Object.keys(state.lastNodes || {})) {
+    const s = state.series[seriesKey(n, cat, metric)];
+    if (s && s.length) oldest = Math.min(oldest, s[0].x);
+  }
+  const min = Math.max(now - state.windowS * 1000, Math.min(oldest, now - 60 * 1000));
   const ds = [];
   let points = 0;
   const nodeNames = state.nodes.length ? state.nodes.map((n) => n.name) : Object.keys(state.lastNodes || {});
@@ -473,8 +487,8 @@ async function refreshRooter() {
   if (!node) { $('#mr-out').innerHTML = '<p class="hint">no nodes</p>'; return; }
   try {
     const [r, s] = await Promise.all([
-      api('GET', '/api/models/metrics_ranks?node=' + encodeURIComponent(node)),
-      api('GET', '/api/models/metrics_summary?node=' + encodeURIComponent(node)).catch((e) => ({ error: e.message })),
+      api('GET', '/api/models/metrics_ranks?languages=en&node=' + encodeURIComponent(node)),
+      api('GET', '/api/models/metrics_summary?languages=en&node=' + encodeURIComponent(node)).catch((e) => ({ error: e.message })),
     ]);
     const ms = (r.metrics || []).slice(0, 12);
     $('#mr-out').innerHTML = (ms.length ? `<table><thead><tr><th>Metric</th><th>Category</th><th>z</th><th>Score</th><th>Latest</th></tr></thead><tbody>
