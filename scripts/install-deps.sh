@@ -7,7 +7,7 @@
 set -euo pipefail
 
 declare -A GROUPS_PKGS=(
-  [build]="build-essential cmake pkg-config clang libmicrohttpd-dev libcjson-dev libcurl4-openssl-dev default-libmysqlclient-dev libyaml-dev libcmocka-dev libxgboost-dev curl ca-certificates"
+  [build]="build-essential cmake pkg-config clang libmicrohttpd-dev libcjson-dev libcurl4-openssl-dev default-libmysqlclient-dev libyaml-dev libcmocka-dev libxgboost-dev libjs-chart.js curl ca-certificates"
   [lab]="mariadb-server mariadb-client galera-4 rsync prometheus stress-ng nftables iproute2 sysbench procps cgroup-tools"
   [test]="wrk bc openssl prometheus-mysqld-exporter chromium chromium-driver libclang-rt-14-dev python3 python3-yaml"
 )

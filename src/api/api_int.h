@@ -16,6 +16,8 @@ extern const struct dbp_route dbp_api_workload_routes[];
 extern const size_t dbp_api_workload_nroutes;
 extern const struct dbp_route dbp_api_training_routes[];
 extern const size_t dbp_api_training_nroutes;
+extern const struct dbp_route dbp_api_ui_routes[];
+extern const size_t dbp_api_ui_nroutes;
 
 /* OpenAPI document for the given router (caller owns). */
 cJSON *dbp_openapi_build(const struct dbp_router *r, const char *version);

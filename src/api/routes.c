@@ -17,6 +17,7 @@ int dbp_app_routes(const struct dbp_route *const **t, const size_t **c)
     tables[n] = dbp_api_models_routes, counts[n++] = dbp_api_models_nroutes;
     tables[n] = dbp_api_workload_routes, counts[n++] = dbp_api_workload_nroutes;
     tables[n] = dbp_api_training_routes, counts[n++] = dbp_api_training_nroutes;
+    tables[n] = dbp_api_ui_routes, counts[n++] = dbp_api_ui_nroutes;
 
     *t = tables;
     *c = counts;
