@@ -32,6 +32,7 @@
  * a->lock released).
  */
 #define _GNU_SOURCE
+#include "anomaly_int.h"
 #include "dbp/anomaly.h"
 #include "dbp/collector.h"
 #include "dbp/db.h"
@@ -194,62 +195,9 @@ cJSON *dbp_anomaly_params(const char *type, const char *severity, const char *ex
 
 /* ---- records ---------------------------------------------------------------- */
 
-enum ist { IST_PENDING, IST_ACTIVE, IST_REVERTING, IST_REVERTED, IST_FAILED };
-static const char *const ist_names[] = {"pending", "active", "reverting", "reverted", "failed"};
-
-enum pst {
-    PST_PENDING,
-    PST_APPLYING,
-    PST_APPLIED,
-    PST_REVERTING,
-    PST_REVERTED,
-    PST_FAILED,       /* apply failed: nothing in place */
-    PST_REVERT_FAILED /* may still be in place: retried, and at the next start */
-};
-static const char *const pst_names[] = {"pending",  "applying", "applied",      "reverting",
-                                        "reverted", "failed",   "revert_failed"};
-
-enum { EX_CHAOSMESH, EX_LOCAL, EX_SQL, EX_N };
-static const char *const ex_names[EX_N] = {"chaosmesh", "local", "sql"};
-
 enum { R_APPLIED, R_FAILED, R_REVERTED, R_REVERT_FAILED, R_N };
 static const char *const result_names[R_N] = {"applied", "failed", "reverted", "revert_failed"};
 
-struct part {
-    char type[32];
-    int tidx;                  /* -1 when a journal names a type this build lacks */
-    char node[DBP_NAME_MAX];
-    char severity[8];
-    int exec;                  /* EX_*, -1 when a journal names an unknown executor */
-    char exec_name[16];
-    cJSON *params;             /* immutable once the record is queued */
-    cJSON *state;              /* the executor's revert state (worker only) */
-    enum pst st;
-    char error[DBP_ERR_MSG_MAX];
-    double applied_at, reverted_at;
-    cJSON *evidence;
-    int took_effect;           /* -1 unknown, 0 no, 1 yes */
-};
-
-struct inj {
-    struct inj *next;
-    char id[DBP_ANOMALY_ID_LEN];
-    char name[DBP_ANOMALY_NAME_MAX];
-    char severity[8];
-    int duration_s;
-    double created, start, end, ended; /* wall seconds; 0 = not yet */
-    enum ist st;
-    int err_code;
-    char error[DBP_ERR_MSG_MAX];
-    bool stop_req, recovered, collect, save_post;
-    bool busy;        /* a lane is applying or reverting it (one lane at a time) */
-    bool shut_tried;  /* the shutdown revert was tried */
-    atomic_bool cancel; /* handed to apply() as spec.stop: stop or shutdown */
-    int attempts;
-    double next_try, evidence_at;
-    int nparts;
-    struct part parts[DBP_ANOMALY_MAX_PARTS];
-};
 
 enum lane_kind { LANE_APPLY, LANE_REVERT, LANE_EVIDENCE };
 
@@ -363,7 +311,8 @@ static cJSON *tri(int v)
     return v < 0 ? cJSON_CreateNull() : cJSON_CreateBool(v);
 }
 
-/* The record as the API shows it and the journal stores it.  Under a->lock. */
+/* The record as the API shows it (the journal has its own schema: journal.c).
+ * Under a->lock. */
 static cJSON *record_json(const struct inj *j)
 {
     cJSON *o = cJSON_CreateObject();
@@ -392,7 +341,7 @@ static cJSON *record_json(const struct inj *j)
         cJSON_AddStringToObject(po, "node", p->node);
         cJSON_AddStringToObject(po, "severity", p->severity);
         cJSON_AddStringToObject(po, "executor", p->exec_name);
-        cJSON_AddStringToObject(po, "status", pst_names[p->st]);
+        cJSON_AddStringToObject(po, "status", dbp_anom_pst_names[p->st]);
         if (p->error[0])
             cJSON_AddStringToObject(po, "error", p->error);
         cJSON_AddItemToObject(po, "params",
@@ -437,7 +386,7 @@ static cJSON *record_json(const struct inj *j)
     cJSON_AddStringToObject(o, "severity", j->severity);
     cJSON_AddNumberToObject(o, "duration", j->duration_s);
     cJSON_AddNumberToObject(o, "expected_duration", j->duration_s);
-    cJSON_AddStringToObject(o, "status", ist_names[j->st]);
+    cJSON_AddStringToObject(o, "status", dbp_anom_ist_names[j->st]);
     cJSON_AddStringToObject(o, "executor", execs);
     add_time(o, "created_at", "created_ts", j->created);
     add_time(o, "start_time", "start_ts", j->start);
@@ -476,8 +425,7 @@ static void journal_path(const struct dbp_anomalies *a, const char *id, char *ou
 static int journal_write(struct dbp_anomalies *a, struct inj *j)
 {
     char path[DBP_PATH_MAX + 32];
-    cJSON *o = record_json(j);
-    cJSON_AddNumberToObject(o, "journal_version", 1);
+    cJSON *o = dbp_journal_encode(j); /* its own schema, not the API record (journal.c) */
     journal_path(a, j->id, path, sizeof(path));
     pthread_mutex_unlock(&a->lock);
     char *text = cJSON_PrintUnformatted(o);
@@ -490,93 +438,9 @@ static int journal_write(struct dbp_anomalies *a, struct inj *j)
     return rc;
 }
 
-static bool valid_id(const char *s)
-{
-    if (!s || strlen(s) != DBP_ANOMALY_ID_LEN - 1)
-        return false;
-    for (; *s; s++)
-        if (!((*s >= '0' && *s <= '9') || (*s >= 'a' && *s <= 'f')))
-            return false;
-    return true;
-}
-
-static const char *jstr(const cJSON *o, const char *k, const char *def)
-{
-    const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, k);
-    return cJSON_IsString(v) ? v->valuestring : def;
-}
-
-static double jnum(const cJSON *o, const char *k, double def)
-{
-    const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, k);
-    return cJSON_IsNumber(v) ? v->valuedouble : def;
-}
-
-static int name_index(const char *const *names, int n, const char *s)
-{
-    for (int i = 0; s && i < n; i++)
-        if (strcmp(names[i], s) == 0)
-            return i;
-    return -1;
-}
-
 static int exec_index(const char *name)
 {
-    return name_index(ex_names, EX_N, name);
-}
-
-/* One journal document -> record (NULL when it is not one of ours). */
-static struct inj *inj_from_json(const cJSON *o)
-{
-    const char *id = jstr(o, "id", NULL);
-    const cJSON *parts = cJSON_GetObjectItemCaseSensitive(o, "parts");
-    int st = name_index(ist_names, 5, jstr(o, "status", ""));
-    if (!valid_id(id) || !cJSON_IsArray(parts) || st < 0)
-        return NULL;
-    int np = cJSON_GetArraySize(parts);
-    if (np < 1 || np > DBP_ANOMALY_MAX_PARTS)
-        return NULL;
-    struct inj *j = dbp_xcalloc(1, sizeof(*j));
-    dbp_strlcpy(j->id, id, sizeof(j->id));
-    dbp_strlcpy(j->name, jstr(o, "name", id), sizeof(j->name));
-    dbp_strlcpy(j->severity, jstr(o, "severity", "medium"), sizeof(j->severity));
-    dbp_strlcpy(j->error, jstr(o, "error", ""), sizeof(j->error));
-    j->duration_s = (int)jnum(o, "duration", 0);
-    j->created = jnum(o, "created_ts", 0);
-    j->start = jnum(o, "start_ts", 0);
-    j->end = jnum(o, "planned_end_ts", 0);
-    j->ended = jnum(o, "ended_ts", 0);
-    j->attempts = (int)jnum(o, "revert_attempts", 0);
-    j->st = (enum ist)st;
-    j->recovered = cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(o, "recovered"));
-    j->collect = cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(o, "collect_training_data"));
-    j->save_post = cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(o, "save_post_data"));
-    const cJSON *po;
-    cJSON_ArrayForEach(po, parts)
-    {
-        struct part *p = &j->parts[j->nparts++];
-        int ps = name_index(pst_names, 7, jstr(po, "status", ""));
-        dbp_strlcpy(p->type, jstr(po, "type", "?"), sizeof(p->type));
-        p->tidx = dbp_anomaly_type_index(p->type);
-        dbp_strlcpy(p->node, jstr(po, "node", "?"), sizeof(p->node));
-        dbp_strlcpy(p->severity, jstr(po, "severity", j->severity), sizeof(p->severity));
-        dbp_strlcpy(p->exec_name, jstr(po, "executor", "?"), sizeof(p->exec_name));
-        p->exec = exec_index(p->exec_name);
-        /* An unreadable part status is treated as "maybe in place". */
-        p->st = ps < 0 ? PST_APPLYING : (enum pst)ps;
-        dbp_strlcpy(p->error, jstr(po, "error", ""), sizeof(p->error));
-        const cJSON *v = cJSON_GetObjectItemCaseSensitive(po, "params");
-        p->params = cJSON_IsObject(v) ? cJSON_Duplicate(v, 1) : NULL;
-        v = cJSON_GetObjectItemCaseSensitive(po, "state");
-        p->state = cJSON_IsObject(v) ? cJSON_Duplicate(v, 1) : NULL;
-        v = cJSON_GetObjectItemCaseSensitive(po, "effective");
-        p->evidence = cJSON_IsObject(v) ? cJSON_Duplicate(v, 1) : NULL;
-        v = cJSON_GetObjectItemCaseSensitive(po, "took_effect");
-        p->took_effect = cJSON_IsBool(v) ? cJSON_IsTrue(v) : -1;
-        p->applied_at = jnum(po, "applied_ts", 0);
-        p->reverted_at = jnum(po, "reverted_ts", 0);
-    }
-    return j;
+    return dbp_anom_name_index(dbp_anom_ex_names, EX_N, name);
 }
 
 static void list_insert_sorted(struct dbp_anomalies *a, struct inj *j)
@@ -624,10 +488,12 @@ static int journal_load(struct dbp_anomalies *a, struct dbp_err *err)
         const char *end = NULL;
         cJSON *o = cJSON_ParseWithLengthOpts(text, len, &end, 0);
         free(text);
-        struct inj *j = o ? inj_from_json(o) : NULL;
+        int ver = 0;
+        struct inj *j = o ? dbp_journal_decode(o, &ver) : NULL;
         cJSON_Delete(o);
         if (!j) {
-            DBP_WARN(MOD, "ignoring '%s': not a fault journal", path);
+            DBP_WARN(MOD, "ignoring '%s': not a fault journal (or journal_version %d, newer "
+                     "than this build)", path, ver);
             continue;
         }
         char want[64];
@@ -733,7 +599,7 @@ static int pick_exec(struct dbp_anomalies *a, int tidx, const struct dbp_node_cf
             return e;
         }
         size_t l = strlen(why);
-        snprintf(why + l, whysz - l, "%s%s: %s", l ? "; " : "", ex_names[e], r);
+        snprintf(why + l, whysz - l, "%s%s: %s", l ? "; " : "", dbp_anom_ex_names[e], r);
     }
     return -1;
 }
@@ -816,7 +682,7 @@ int dbp_anomalies_new(const struct dbp_config *cfg, struct dbp_collector *collec
         dbp_strlcpy(a->ex_why[EX_SQL], e.msg, sizeof(a->ex_why[0]));
     for (int i = 0; i < EX_N; i++)
         if (!a->have[i] && (i != EX_CHAOSMESH || a->k8s))
-            DBP_WARN(MOD, "executor %s unavailable: %s", ex_names[i], a->ex_why[i]);
+            DBP_WARN(MOD, "executor %s unavailable: %s", dbp_anom_ex_names[i], a->ex_why[i]);
     *out = a;
     return 0;
 }
@@ -1467,7 +1333,7 @@ int dbp_anomalies_inject(struct dbp_anomalies *a, const struct dbp_anomaly_req *
                              p->type, p->node, who);
             goto unlock;
         }
-        dbp_strlcpy(p->exec_name, ex_names[p->exec], sizeof(p->exec_name));
+        dbp_strlcpy(p->exec_name, dbp_anom_ex_names[p->exec], sizeof(p->exec_name));
         p->params = dbp_anomaly_params(p->type, p->severity, p->exec_name, a->ncpu);
         p->took_effect = -1;
     }
@@ -1817,7 +1683,7 @@ cJSON *dbp_anomalies_types_json(struct dbp_anomalies *a)
         cJSON *exl = cJSON_AddArrayToObject(o, "executors");
         for (int e = 0; e < EX_N; e++) {
             cJSON *eo = cJSON_CreateObject();
-            cJSON_AddStringToObject(eo, "name", ex_names[e]);
+            cJSON_AddStringToObject(eo, "name", dbp_anom_ex_names[e]);
             cJSON_AddBoolToObject(eo, "available", a->have[e]);
             if (!a->have[e])
                 cJSON_AddStringToObject(eo, "reason", a->ex_why[e]);
@@ -1841,7 +1707,7 @@ cJSON *dbp_anomalies_types_json(struct dbp_anomalies *a)
             cJSON *no = cJSON_AddObjectToObject(pick, a->nodes[k].name);
             cJSON_AddBoolToObject(no, "supported", e >= 0);
             if (e >= 0)
-                cJSON_AddStringToObject(no, "executor", ex_names[e]);
+                cJSON_AddStringToObject(no, "executor", dbp_anom_ex_names[e]);
             else
                 cJSON_AddStringToObject(no, "reason", why);
         }
@@ -1880,7 +1746,7 @@ int dbp_anomalies_snapshot(struct dbp_anomalies *a, cJSON **out)
             cJSON_AddStringToObject(po, "type", p->type);
             cJSON_AddStringToObject(po, "node", p->node);
             cJSON_AddStringToObject(po, "severity", p->severity);
-            cJSON_AddStringToObject(po, "status", pst_names[p->st]);
+            cJSON_AddStringToObject(po, "status", dbp_anom_pst_names[p->st]);
             cJSON_AddItemToArray(pl, po);
         }
         cJSON_AddStringToObject(o, "id", j->id);
@@ -1901,7 +1767,7 @@ int dbp_anomalies_snapshot(struct dbp_anomalies *a, cJSON **out)
             cJSON_AddNumberToObject(o, "end", end);
         else
             cJSON_AddNullToObject(o, "end");
-        cJSON_AddStringToObject(o, "status", ist_names[j->st]);
+        cJSON_AddStringToObject(o, "status", dbp_anom_ist_names[j->st]);
         cJSON_AddBoolToObject(o, "collect_training_data", j->collect);
         cJSON_AddItemToArray(arr, o);
     }
@@ -1986,7 +1852,7 @@ const char *dbp_anomalies_state(void *cls, char *detail, size_t detailsz)
     for (int e = 0; e < EX_N; e++)
         if (a->have[e])
             snprintf(ex + strlen(ex), sizeof(ex) - strlen(ex), "%s%s", ex[0] ? "," : "",
-                     ex_names[e]);
+                     dbp_anom_ex_names[e]);
     snprintf(detail, detailsz, "%d active; executors: %s%s", active, ex[0] ? ex : "none",
              stuck ? "; a revert keeps failing (see GET /api/anomaly/anomalies)" : "");
     if (!started || stopping)
