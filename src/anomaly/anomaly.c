@@ -7,26 +7,29 @@
  * with the executor that runs it, its severity row (params, immutable) and
  * the executor's revert state (written by the worker only).
  *
- * One worker thread ("dbp-anomaly") makes every executor apply/revert
- * call, in this order of priority: reverts that are due (leftovers of a
- * previous process, expiries, stop requests, retries), then pending
- * injections.  It releases a->lock around every executor call and every
- * journal write, so readers never wait on I/O; only the worker mutates
- * parts, statuses and the journal, and only the worker frees records
- * (prune), so it may keep pointers across an unlock.  API threads only
- * insert pending records and set stop_req, then wait on a->changed.
+ * Lanes (see "applies and reverts" below): apply lanes take pending
+ * injections, revert lanes take due reverts (leftovers of a previous
+ * process, expiries, stop requests, retries, and at shutdown everything in
+ * place, in parallel), and the evidence lane measures evidence on a timer.
+ * A record is handled by one lane at a time (inj.busy): only that lane
+ * mutates its parts and journal, and no lane frees a busy record (prune),
+ * so a lane may keep its pointer across an unlock.  Lanes release a->lock
+ * around every executor call and journal write, so readers never wait on
+ * I/O.  API threads only insert pending records and set stop_req (and the
+ * cancel flag an apply polls), then wait on a->changed.
  *
- * Journal: one JSON file per injection, the same document the API shows
- * plus unix times, rewritten atomically (fsync) before each part is applied
+ * Journal: one JSON file per injection in its own versioned schema
+ * (journal.c), rewritten atomically (fsync) before each part is applied
  * (part status "applying"), after it is applied (with state), and after
  * each revert.  Loading it at start turns every part that may still be in
- * place into a revert the worker does first.  A part that was "applying"
- * has no state: the executor gets an intent state built from the id, the
- * type, the node and the params, from which it finds what it created.
+ * place into a revert, tried before anything new is applied.  A part that
+ * was "applying" has no state: the executor gets an intent state built
+ * from the id, the type, the node and the params.
  *
- * Evidence ("effective") is measured on read, at most every 2 s per
- * injection, outside the lock: the executor's evidence() on a copy of the
- * state plus a collector witness metric compared before/after the start.
+ * Evidence ("effective") is measured by the evidence lane, at most every
+ * 2 s per injection, outside the lock: the executor's evidence() on a copy
+ * of the state plus a collector witness metric compared before/after the
+ * start.  Readers only copy it.
  *
  * Lock order: a->lock is a leaf (the collector's lock is only taken with
  * a->lock released).
