@@ -68,13 +68,25 @@
 
 enum tclass { TC_HOST, TC_SQL, TC_CLIENT };
 
+/* One typed parameter of a severity row: a number, or a string when str is
+ * set.  The rows are C data, checked by the compiler, not JSON text parsed
+ * at every inject. */
+struct param {
+    const char *key;
+    double num;
+    const char *str;
+};
+#define MAX_PARAMS 4 /* per row; the first with key NULL ends it */
+#define N(k, v) {(k), (v), NULL}
+#define S(k, v) {(k), 0, (v)}
+
 struct type_def {
     const char *name;
     const char *category;
     enum tclass cls;
     const char *description;
-    const char *lab[3]; /* local/sql executors: low, medium, high (JSON) */
-    const char *ref[3]; /* the original's table (reference §3.2), chaosmesh; NULL = lab */
+    struct param lab[3][MAX_PARAMS]; /* local/sql executors: low, medium, high */
+    struct param ref[3][MAX_PARAMS]; /* the original's table (reference §3.2), chaosmesh; {} = lab */
     const char *metrics[3]; /* collector witness candidates (first one in the catalog wins) */
     int direction;      /* +1 the witness should go up, -1 down, 0 informational */
 };
@@ -87,61 +99,61 @@ static const struct type_def types[] = {
     {"cpu_stress", "cpu", TC_HOST,
      "CPU hog: stress-ng CPU workers confined to the node's cgroup (lab/bare metal) or a "
      "StressChaos cpu stressor on the pod",
-     {"{\"workers_per_cpu\":0.5,\"load\":100}", "{\"workers_per_cpu\":1,\"load\":100}",
-      "{\"workers_per_cpu\":2,\"load\":100}"},
-     {"{\"stress_ng_params\":\"--cpu 40\",\"workers\":32,\"load\":100}",
-      "{\"stress_ng_params\":\"--cpu 80\",\"workers\":48,\"load\":100}",
-      "{\"stress_ng_params\":\"--cpu 120\",\"workers\":64,\"load\":100}"},
+     {{N("workers_per_cpu", 0.5), N("load", 100)}, {N("workers_per_cpu", 1), N("load", 100)},
+      {N("workers_per_cpu", 2), N("load", 100)}},
+     {{S("stress_ng_params", "--cpu 40"), N("workers", 32), N("load", 100)},
+      {S("stress_ng_params", "--cpu 80"), N("workers", 48), N("load", 100)},
+      {S("stress_ng_params", "--cpu 120"), N("workers", 64), N("load", 100)}},
      {"cgroup cpu throttled seconds", NULL, NULL}, 0},
     {"io_bottleneck", "io", TC_HOST,
      "Disk saturation: stress-ng direct-I/O writers on the node's data directory, in its blkio "
      "cgroup (lab/bare metal) or StressChaos/IOChaos on the pod",
-     {"{\"workers\":1,\"bytes_mb\":256}", "{\"workers\":2,\"bytes_mb\":512}",
-      "{\"workers\":4,\"bytes_mb\":512}"},
-     {"{\"dd_files\":1,\"dd_mb\":2048}", "{\"dd_files\":2,\"dd_mb\":2048}",
-      "{\"dd_files\":3,\"dd_mb\":2048}"},
+     {{N("workers", 1), N("bytes_mb", 256)}, {N("workers", 2), N("bytes_mb", 512)},
+      {N("workers", 4), N("bytes_mb", 512)}},
+     {{N("dd_files", 1), N("dd_mb", 2048)}, {N("dd_files", 2), N("dd_mb", 2048)},
+      {N("dd_files", 3), N("dd_mb", 2048)}},
      {"process io write bytes", NULL, NULL}, 0},
     {"network_bottleneck", "network", TC_HOST,
      "Packet loss (nftables, both directions) and at medium/high a tbf rate limit on the node's "
      "interface, inside its network namespace; NetworkChaos loss on Kubernetes",
-     {"{\"loss_pct\":5,\"rate_kbit\":0}", "{\"loss_pct\":10,\"rate_kbit\":8192}",
-      "{\"loss_pct\":20,\"rate_kbit\":1024}"},
-     {"{\"loss\":\"50\",\"correlation\":\"0\"}", "{\"loss\":\"80\",\"correlation\":\"0\"}",
-      "{\"loss\":\"100\",\"correlation\":\"0\"}"},
+     {{N("loss_pct", 5), N("rate_kbit", 0)}, {N("loss_pct", 10), N("rate_kbit", 8192)},
+      {N("loss_pct", 20), N("rate_kbit", 1024)}},
+     {{S("loss", "50"), S("correlation", "0")}, {S("loss", "80"), S("correlation", "0")},
+      {S("loss", "100"), S("correlation", "0")}},
      {NULL, NULL, NULL}, 0},
     {"cache_bottleneck", "memory", TC_SQL,
      "Smaller cache: MariaDB innodb_buffer_pool_size shrunk to a fraction (restored after), or "
      "OceanBase memstore_limit_percentage on the node's zone (restored to 0 = default)",
-     {"{\"buffer_pool_fraction\":0.5,\"memstore_limit_percentage\":8}",
-      "{\"buffer_pool_fraction\":0.25,\"memstore_limit_percentage\":6}",
-      "{\"buffer_pool_fraction\":0.125,\"memstore_limit_percentage\":4}"},
-     {NULL, NULL, NULL},
+     {{N("buffer_pool_fraction", 0.5), N("memstore_limit_percentage", 8)},
+      {N("buffer_pool_fraction", 0.25), N("memstore_limit_percentage", 6)},
+      {N("buffer_pool_fraction", 0.125), N("memstore_limit_percentage", 4)}},
+     {{{0}}},
      {"Innodb_buffer_pool_pages_total", NULL, NULL}, -1},
     {"too_many_indexes", "schema", TC_SQL,
      "Extra secondary indexes (reference §3.3) on the benchmark tables that exist (sbtest1..10, "
      "TPC-C); node-local on Galera (RSU); dropped by name after",
-     {"{\"columns_per_table\":1}", "{\"columns_per_table\":2}", "{\"columns_per_table\":0}"},
-     {NULL, NULL, NULL},
+     {{N("columns_per_table", 1)}, {N("columns_per_table", 2)}, {N("columns_per_table", 0)}},
+     {{{0}}},
      {NULL, NULL, NULL}, 0},
     {"workload_surge", "workload", TC_CLIENT,
      "Extra benchmark load: additional sysbench oltp_read_only threads against the node",
-     {"{\"threads\":4,\"script\":\"oltp_read_only\"}",
-      "{\"threads\":8,\"script\":\"oltp_read_only\"}",
-      "{\"threads\":16,\"script\":\"oltp_read_only\"}"},
-     {NULL, NULL, NULL},
+     {{N("threads", 4), S("script", "oltp_read_only")},
+      {N("threads", 8), S("script", "oltp_read_only")},
+      {N("threads", 16), S("script", "oltp_read_only")}},
+     {{{0}}},
      {"Threads_connected", "active sessions", NULL}, +1},
     {"lock_contention", "lock", TC_SQL,
      "Long transactions holding hot rows: connections each holding SELECT ... FOR UPDATE on a "
      "range of the lowest ids of sbtest.sbtest1 in an open transaction",
-     {"{\"holders\":2,\"rows_per_holder\":10}", "{\"holders\":4,\"rows_per_holder\":50}",
-      "{\"holders\":8,\"rows_per_holder\":200}"},
-     {NULL, NULL, NULL},
+     {{N("holders", 2), N("rows_per_holder", 10)}, {N("holders", 4), N("rows_per_holder", 50)},
+      {N("holders", 8), N("rows_per_holder", 200)}},
+     {{{0}}},
      {"Innodb_row_lock_current_waits", NULL, NULL}, 0},
     {"connection_storm", "connections", TC_SQL,
      "Many idle client connections to the node, bounded by max_connections minus a headroom",
-     {"{\"connections\":50,\"headroom\":20}", "{\"connections\":150,\"headroom\":20}",
-      "{\"connections\":300,\"headroom\":20}"},
-     {NULL, NULL, NULL},
+     {{N("connections", 50), N("headroom", 20)}, {N("connections", 150), N("headroom", 20)},
+      {N("connections", 300), N("headroom", 20)}},
+     {{{0}}},
      {"Threads_connected", "active sessions", NULL}, +1},
 };
 #define NTYPES (sizeof(types) / sizeof(types[0]))
@@ -183,11 +195,15 @@ cJSON *dbp_anomaly_params(const char *type, const char *severity, const char *ex
     int t = dbp_anomaly_type_index(type), s = dbp_anomaly_severity_index(severity);
     if (t < 0 || s < 0)
         return NULL;
-    bool ref = executor && strcmp(executor, "chaosmesh") == 0 && types[t].ref[s];
-    const char *text = ref ? types[t].ref[s] : types[t].lab[s];
-    cJSON *o = cJSON_ParseWithLength(text, strlen(text));
-    if (!o)
-        return NULL; /* the table is static: covered by the unit tests */
+    bool ref = executor && strcmp(executor, "chaosmesh") == 0 && types[t].ref[s][0].key;
+    const struct param *row = ref ? types[t].ref[s] : types[t].lab[s];
+    cJSON *o = cJSON_CreateObject();
+    for (int k = 0; k < MAX_PARAMS && row[k].key; k++) {
+        if (row[k].str)
+            cJSON_AddStringToObject(o, row[k].key, row[k].str);
+        else
+            cJSON_AddNumberToObject(o, row[k].key, row[k].num);
+    }
     const cJSON *wpc = cJSON_GetObjectItemCaseSensitive(o, "workers_per_cpu");
     if (cJSON_IsNumber(wpc)) {
         int w = (int)lround((ncpu > 0 ? ncpu : host_ncpu()) * wpc->valuedouble);
@@ -1681,7 +1697,7 @@ cJSON *dbp_anomalies_types_json(struct dbp_anomalies *a)
         cJSON_AddNumberToObject(o, "default_duration_s", a->default_duration);
         cJSON_AddNumberToObject(o, "max_duration_s", a->max_duration);
         cJSON_AddItemToObject(o, "severities", severity_table((int)t, false, a->ncpu));
-        if (types[t].ref[0])
+        if (types[t].ref[0][0].key)
             cJSON_AddItemToObject(o, "reference_severities", severity_table((int)t, true, a->ncpu));
         cJSON *exl = cJSON_AddArrayToObject(o, "executors");
         for (int e = 0; e < EX_N; e++) {
