@@ -187,7 +187,18 @@ static void measure(const char *metric, double t_inject, double t_end, struct ef
         e->during[k] = ring_mean(k, metric, t_inject + 3, t_end);
         e->ratio[k] = e->before[k] > 0 ? e->during[k] / e->before[k] : NAN;
     }
-    e->others = (e->ratio[0] + e->ratio[2]) / 2;
+    /* A node with nothing of the metric before (node 3 carries no load and
+     * may read 0 rows) has no ratio: the other nodes' mean is over the
+     * ratios that exist (seen: node3 0.0 -> 0.0 made "others" NaN and
+     * workload_surge fail with node2 at x14.9), and 1 when none does. */
+    int nr = 0;
+    e->others = 0;
+    for (int k = 0; k < 3; k += 2)
+        if (isfinite(e->ratio[k])) {
+            e->others += e->ratio[k];
+            nr++;
+        }
+    e->others = nr ? e->others / nr : 1.0;
     fprintf(stderr, "  %s: node1 %.1f -> %.1f (x%.2f), node2 %.1f -> %.1f (x%.2f), node3 %.1f -> "
                     "%.1f (x%.2f)\n",
             metric, e->before[0], e->during[0], e->ratio[0], e->before[1], e->during[1],
