@@ -16,7 +16,8 @@
  * A compound injection is all or nothing: when one part cannot be applied
  * the parts already applied are reverted and the injection is failed.
  *
- * Journal: <data_dir>/anomaly/<id>.json, written atomically with fsync
+ * Journal: <data_dir>/anomaly/<id>.json (its own schema, journal_version
+ * 2, src/anomaly/journal.c), written atomically with fsync
  * (dbp_write_file_atomic) before each part is applied ("applying"), after
  * it is applied (with the executor's state), and after each revert.  At
  * start every part that may still be in place (applying, applied,
@@ -26,10 +27,11 @@
  * which executors find what they created (names and markers derive from the
  * id).  See docs/faults.md.
  *
- * Threads: one worker thread ("dbp-anomaly") owns every executor call that
- * applies or reverts; it also expires injections at their end time.  API
- * handlers validate, enqueue and wait (bounded) for the worker.  All public
- * functions are thread-safe.  Lock order: a->lock is taken before nothing
+ * Threads: apply lanes make the executors' apply calls, revert lanes (of
+ * their own, so no revert waits behind an apply) expire and revert, and an
+ * evidence lane measures evidence on a timer; reads only copy.  API
+ * handlers validate, enqueue and wait (bounded).  All public functions are
+ * thread-safe.  Lock order: a->lock is taken before nothing
  * else (executor calls and collector reads happen with it released).
  */
 #ifndef DBP_ANOMALY_H
@@ -105,13 +107,14 @@ int dbp_anomalies_new(const struct dbp_config *cfg, struct dbp_collector *collec
 int dbp_anomalies_set_executor(struct dbp_anomalies *a, const struct dbp_executor *ex);
 /*
  * Load the journal (every file under <data_dir>/anomaly/), queue the revert
- * of whatever a previous process left applied, start the worker.  The
- * leftovers are reverted by the worker before it applies anything new.
+ * of whatever a previous process left applied, start the lanes.  The
+ * leftovers are tried once before anything new is applied.
  */
 int dbp_anomalies_start(struct dbp_anomalies *a, struct dbp_err *err);
 /*
- * Refuse new injections, revert every pending/active injection (bounded:
- * each executor call has its own timeouts), join the worker.  A revert that
+ * Refuse new injections, tell applies in progress to stop, revert every
+ * active injection on the revert lanes in parallel (bounded: each executor
+ * call has its own timeouts), join the lanes.  A revert that
  * fails stays in the journal and is retried at the next start.  Idempotent;
  * safe after a failed start.
  */
@@ -146,8 +149,8 @@ int dbp_anomalies_stop_all(struct dbp_anomalies *a, const char *type, int wait_m
 
 /* ---- reads (thread-safe, copies) ------------------------------------------ */
 
-/* One record (caller owns) or NULL. Evidence is refreshed (at most every
- * 2 s) for active injections. */
+/* One record (caller owns) or NULL: a copy (evidence is measured by the
+ * registry's evidence lane, never on the caller's thread). */
 cJSON *dbp_anomalies_get_json(struct dbp_anomalies *a, const char *id_or_name);
 /* Records, newest first: only pending/active/reverting ones when
  * active_only, else every record kept (active and recently ended). */

@@ -7,31 +7,35 @@
  * with the executor that runs it, its severity row (params, immutable) and
  * the executor's revert state (written by the worker only).
  *
- * One worker thread ("dbp-anomaly") makes every executor apply/revert
- * call, in this order of priority: reverts that are due (leftovers of a
- * previous process, expiries, stop requests, retries), then pending
- * injections.  It releases a->lock around every executor call and every
- * journal write, so readers never wait on I/O; only the worker mutates
- * parts, statuses and the journal, and only the worker frees records
- * (prune), so it may keep pointers across an unlock.  API threads only
- * insert pending records and set stop_req, then wait on a->changed.
+ * Lanes (see "applies and reverts" below): apply lanes take pending
+ * injections, revert lanes take due reverts (leftovers of a previous
+ * process, expiries, stop requests, retries, and at shutdown everything in
+ * place, in parallel), and the evidence lane measures evidence on a timer.
+ * A record is handled by one lane at a time (inj.busy): only that lane
+ * mutates its parts and journal, and no lane frees a busy record (prune),
+ * so a lane may keep its pointer across an unlock.  Lanes release a->lock
+ * around every executor call and journal write, so readers never wait on
+ * I/O.  API threads only insert pending records and set stop_req (and the
+ * cancel flag an apply polls), then wait on a->changed.
  *
- * Journal: one JSON file per injection, the same document the API shows
- * plus unix times, rewritten atomically (fsync) before each part is applied
+ * Journal: one JSON file per injection in its own versioned schema
+ * (journal.c), rewritten atomically (fsync) before each part is applied
  * (part status "applying"), after it is applied (with state), and after
  * each revert.  Loading it at start turns every part that may still be in
- * place into a revert the worker does first.  A part that was "applying"
- * has no state: the executor gets an intent state built from the id, the
- * type, the node and the params, from which it finds what it created.
+ * place into a revert, tried before anything new is applied.  A part that
+ * was "applying" has no state: the executor gets an intent state built
+ * from the id, the type, the node and the params.
  *
- * Evidence ("effective") is measured on read, at most every 2 s per
- * injection, outside the lock: the executor's evidence() on a copy of the
- * state plus a collector witness metric compared before/after the start.
+ * Evidence ("effective") is measured by the evidence lane, at most every
+ * 2 s per injection, outside the lock: the executor's evidence() on a copy
+ * of the state plus a collector witness metric compared before/after the
+ * start.  Readers only copy it.
  *
  * Lock order: a->lock is a leaf (the collector's lock is only taken with
  * a->lock released).
  */
 #define _GNU_SOURCE
+#include "anomaly_int.h"
 #include "dbp/anomaly.h"
 #include "dbp/collector.h"
 #include "dbp/db.h"
@@ -64,13 +68,25 @@
 
 enum tclass { TC_HOST, TC_SQL, TC_CLIENT };
 
+/* One typed parameter of a severity row: a number, or a string when str is
+ * set.  The rows are C data, checked by the compiler, not JSON text parsed
+ * at every inject. */
+struct param {
+    const char *key;
+    double num;
+    const char *str;
+};
+#define MAX_PARAMS 4 /* per row; the first with key NULL ends it */
+#define N(k, v) {(k), (v), NULL}
+#define S(k, v) {(k), 0, (v)}
+
 struct type_def {
     const char *name;
     const char *category;
     enum tclass cls;
     const char *description;
-    const char *lab[3]; /* local/sql executors: low, medium, high (JSON) */
-    const char *ref[3]; /* the original's table (reference §3.2), chaosmesh; NULL = lab */
+    struct param lab[3][MAX_PARAMS]; /* local/sql executors: low, medium, high */
+    struct param ref[3][MAX_PARAMS]; /* the original's table (reference §3.2), chaosmesh; {} = lab */
     const char *metrics[3]; /* collector witness candidates (first one in the catalog wins) */
     int direction;      /* +1 the witness should go up, -1 down, 0 informational */
 };
@@ -83,61 +99,61 @@ static const struct type_def types[] = {
     {"cpu_stress", "cpu", TC_HOST,
      "CPU hog: stress-ng CPU workers confined to the node's cgroup (lab/bare metal) or a "
      "StressChaos cpu stressor on the pod",
-     {"{\"workers_per_cpu\":0.5,\"load\":100}", "{\"workers_per_cpu\":1,\"load\":100}",
-      "{\"workers_per_cpu\":2,\"load\":100}"},
-     {"{\"stress_ng_params\":\"--cpu 40\",\"workers\":32,\"load\":100}",
-      "{\"stress_ng_params\":\"--cpu 80\",\"workers\":48,\"load\":100}",
-      "{\"stress_ng_params\":\"--cpu 120\",\"workers\":64,\"load\":100}"},
+     {{N("workers_per_cpu", 0.5), N("load", 100)}, {N("workers_per_cpu", 1), N("load", 100)},
+      {N("workers_per_cpu", 2), N("load", 100)}},
+     {{S("stress_ng_params", "--cpu 40"), N("workers", 32), N("load", 100)},
+      {S("stress_ng_params", "--cpu 80"), N("workers", 48), N("load", 100)},
+      {S("stress_ng_params", "--cpu 120"), N("workers", 64), N("load", 100)}},
      {"cgroup cpu throttled seconds", NULL, NULL}, 0},
     {"io_bottleneck", "io", TC_HOST,
      "Disk saturation: stress-ng direct-I/O writers on the node's data directory, in its blkio "
      "cgroup (lab/bare metal) or StressChaos/IOChaos on the pod",
-     {"{\"workers\":1,\"bytes_mb\":256}", "{\"workers\":2,\"bytes_mb\":512}",
-      "{\"workers\":4,\"bytes_mb\":512}"},
-     {"{\"dd_files\":1,\"dd_mb\":2048}", "{\"dd_files\":2,\"dd_mb\":2048}",
-      "{\"dd_files\":3,\"dd_mb\":2048}"},
+     {{N("workers", 1), N("bytes_mb", 256)}, {N("workers", 2), N("bytes_mb", 512)},
+      {N("workers", 4), N("bytes_mb", 512)}},
+     {{N("dd_files", 1), N("dd_mb", 2048)}, {N("dd_files", 2), N("dd_mb", 2048)},
+      {N("dd_files", 3), N("dd_mb", 2048)}},
      {"process io write bytes", NULL, NULL}, 0},
     {"network_bottleneck", "network", TC_HOST,
      "Packet loss (nftables, both directions) and at medium/high a tbf rate limit on the node's "
      "interface, inside its network namespace; NetworkChaos loss on Kubernetes",
-     {"{\"loss_pct\":5,\"rate_kbit\":0}", "{\"loss_pct\":10,\"rate_kbit\":8192}",
-      "{\"loss_pct\":20,\"rate_kbit\":1024}"},
-     {"{\"loss\":\"50\",\"correlation\":\"0\"}", "{\"loss\":\"80\",\"correlation\":\"0\"}",
-      "{\"loss\":\"100\",\"correlation\":\"0\"}"},
+     {{N("loss_pct", 5), N("rate_kbit", 0)}, {N("loss_pct", 10), N("rate_kbit", 8192)},
+      {N("loss_pct", 20), N("rate_kbit", 1024)}},
+     {{S("loss", "50"), S("correlation", "0")}, {S("loss", "80"), S("correlation", "0")},
+      {S("loss", "100"), S("correlation", "0")}},
      {NULL, NULL, NULL}, 0},
     {"cache_bottleneck", "memory", TC_SQL,
      "Smaller cache: MariaDB innodb_buffer_pool_size shrunk to a fraction (restored after), or "
      "OceanBase memstore_limit_percentage on the node's zone (restored to 0 = default)",
-     {"{\"buffer_pool_fraction\":0.5,\"memstore_limit_percentage\":8}",
-      "{\"buffer_pool_fraction\":0.25,\"memstore_limit_percentage\":6}",
-      "{\"buffer_pool_fraction\":0.125,\"memstore_limit_percentage\":4}"},
-     {NULL, NULL, NULL},
+     {{N("buffer_pool_fraction", 0.5), N("memstore_limit_percentage", 8)},
+      {N("buffer_pool_fraction", 0.25), N("memstore_limit_percentage", 6)},
+      {N("buffer_pool_fraction", 0.125), N("memstore_limit_percentage", 4)}},
+     {{{0}}},
      {"Innodb_buffer_pool_pages_total", NULL, NULL}, -1},
     {"too_many_indexes", "schema", TC_SQL,
      "Extra secondary indexes (reference §3.3) on the benchmark tables that exist (sbtest1..10, "
      "TPC-C); node-local on Galera (RSU); dropped by name after",
-     {"{\"columns_per_table\":1}", "{\"columns_per_table\":2}", "{\"columns_per_table\":0}"},
-     {NULL, NULL, NULL},
+     {{N("columns_per_table", 1)}, {N("columns_per_table", 2)}, {N("columns_per_table", 0)}},
+     {{{0}}},
      {NULL, NULL, NULL}, 0},
     {"workload_surge", "workload", TC_CLIENT,
      "Extra benchmark load: additional sysbench oltp_read_only threads against the node",
-     {"{\"threads\":4,\"script\":\"oltp_read_only\"}",
-      "{\"threads\":8,\"script\":\"oltp_read_only\"}",
-      "{\"threads\":16,\"script\":\"oltp_read_only\"}"},
-     {NULL, NULL, NULL},
+     {{N("threads", 4), S("script", "oltp_read_only")},
+      {N("threads", 8), S("script", "oltp_read_only")},
+      {N("threads", 16), S("script", "oltp_read_only")}},
+     {{{0}}},
      {"Threads_connected", "active sessions", NULL}, +1},
     {"lock_contention", "lock", TC_SQL,
      "Long transactions holding hot rows: connections each holding SELECT ... FOR UPDATE on a "
      "range of the lowest ids of sbtest.sbtest1 in an open transaction",
-     {"{\"holders\":2,\"rows_per_holder\":10}", "{\"holders\":4,\"rows_per_holder\":50}",
-      "{\"holders\":8,\"rows_per_holder\":200}"},
-     {NULL, NULL, NULL},
+     {{N("holders", 2), N("rows_per_holder", 10)}, {N("holders", 4), N("rows_per_holder", 50)},
+      {N("holders", 8), N("rows_per_holder", 200)}},
+     {{{0}}},
      {"Innodb_row_lock_current_waits", NULL, NULL}, 0},
     {"connection_storm", "connections", TC_SQL,
      "Many idle client connections to the node, bounded by max_connections minus a headroom",
-     {"{\"connections\":50,\"headroom\":20}", "{\"connections\":150,\"headroom\":20}",
-      "{\"connections\":300,\"headroom\":20}"},
-     {NULL, NULL, NULL},
+     {{N("connections", 50), N("headroom", 20)}, {N("connections", 150), N("headroom", 20)},
+      {N("connections", 300), N("headroom", 20)}},
+     {{{0}}},
      {"Threads_connected", "active sessions", NULL}, +1},
 };
 #define NTYPES (sizeof(types) / sizeof(types[0]))
@@ -179,11 +195,15 @@ cJSON *dbp_anomaly_params(const char *type, const char *severity, const char *ex
     int t = dbp_anomaly_type_index(type), s = dbp_anomaly_severity_index(severity);
     if (t < 0 || s < 0)
         return NULL;
-    bool ref = executor && strcmp(executor, "chaosmesh") == 0 && types[t].ref[s];
-    const char *text = ref ? types[t].ref[s] : types[t].lab[s];
-    cJSON *o = cJSON_ParseWithLength(text, strlen(text));
-    if (!o)
-        return NULL; /* the table is static: covered by the unit tests */
+    bool ref = executor && strcmp(executor, "chaosmesh") == 0 && types[t].ref[s][0].key;
+    const struct param *row = ref ? types[t].ref[s] : types[t].lab[s];
+    cJSON *o = cJSON_CreateObject();
+    for (int k = 0; k < MAX_PARAMS && row[k].key; k++) {
+        if (row[k].str)
+            cJSON_AddStringToObject(o, row[k].key, row[k].str);
+        else
+            cJSON_AddNumberToObject(o, row[k].key, row[k].num);
+    }
     const cJSON *wpc = cJSON_GetObjectItemCaseSensitive(o, "workers_per_cpu");
     if (cJSON_IsNumber(wpc)) {
         int w = (int)lround((ncpu > 0 ? ncpu : host_ncpu()) * wpc->valuedouble);
@@ -194,62 +214,9 @@ cJSON *dbp_anomaly_params(const char *type, const char *severity, const char *ex
 
 /* ---- records ---------------------------------------------------------------- */
 
-enum ist { IST_PENDING, IST_ACTIVE, IST_REVERTING, IST_REVERTED, IST_FAILED };
-static const char *const ist_names[] = {"pending", "active", "reverting", "reverted", "failed"};
-
-enum pst {
-    PST_PENDING,
-    PST_APPLYING,
-    PST_APPLIED,
-    PST_REVERTING,
-    PST_REVERTED,
-    PST_FAILED,       /* apply failed: nothing in place */
-    PST_REVERT_FAILED /* may still be in place: retried, and at the next start */
-};
-static const char *const pst_names[] = {"pending",  "applying", "applied",      "reverting",
-                                        "reverted", "failed",   "revert_failed"};
-
-enum { EX_CHAOSMESH, EX_LOCAL, EX_SQL, EX_N };
-static const char *const ex_names[EX_N] = {"chaosmesh", "local", "sql"};
-
 enum { R_APPLIED, R_FAILED, R_REVERTED, R_REVERT_FAILED, R_N };
 static const char *const result_names[R_N] = {"applied", "failed", "reverted", "revert_failed"};
 
-struct part {
-    char type[32];
-    int tidx;                  /* -1 when a journal names a type this build lacks */
-    char node[DBP_NAME_MAX];
-    char severity[8];
-    int exec;                  /* EX_*, -1 when a journal names an unknown executor */
-    char exec_name[16];
-    cJSON *params;             /* immutable once the record is queued */
-    cJSON *state;              /* the executor's revert state (worker only) */
-    enum pst st;
-    char error[DBP_ERR_MSG_MAX];
-    double applied_at, reverted_at;
-    cJSON *evidence;
-    int took_effect;           /* -1 unknown, 0 no, 1 yes */
-};
-
-struct inj {
-    struct inj *next;
-    char id[DBP_ANOMALY_ID_LEN];
-    char name[DBP_ANOMALY_NAME_MAX];
-    char severity[8];
-    int duration_s;
-    double created, start, end, ended; /* wall seconds; 0 = not yet */
-    enum ist st;
-    int err_code;
-    char error[DBP_ERR_MSG_MAX];
-    bool stop_req, recovered, collect, save_post;
-    bool busy;        /* a lane is applying or reverting it (one lane at a time) */
-    bool shut_tried;  /* the shutdown revert was tried */
-    atomic_bool cancel; /* handed to apply() as spec.stop: stop or shutdown */
-    int attempts;
-    double next_try, evidence_at;
-    int nparts;
-    struct part parts[DBP_ANOMALY_MAX_PARTS];
-};
 
 enum lane_kind { LANE_APPLY, LANE_REVERT, LANE_EVIDENCE };
 
@@ -363,7 +330,8 @@ static cJSON *tri(int v)
     return v < 0 ? cJSON_CreateNull() : cJSON_CreateBool(v);
 }
 
-/* The record as the API shows it and the journal stores it.  Under a->lock. */
+/* The record as the API shows it (the journal has its own schema: journal.c).
+ * Under a->lock. */
 static cJSON *record_json(const struct inj *j)
 {
     cJSON *o = cJSON_CreateObject();
@@ -392,7 +360,7 @@ static cJSON *record_json(const struct inj *j)
         cJSON_AddStringToObject(po, "node", p->node);
         cJSON_AddStringToObject(po, "severity", p->severity);
         cJSON_AddStringToObject(po, "executor", p->exec_name);
-        cJSON_AddStringToObject(po, "status", pst_names[p->st]);
+        cJSON_AddStringToObject(po, "status", dbp_anom_pst_names[p->st]);
         if (p->error[0])
             cJSON_AddStringToObject(po, "error", p->error);
         cJSON_AddItemToObject(po, "params",
@@ -437,7 +405,7 @@ static cJSON *record_json(const struct inj *j)
     cJSON_AddStringToObject(o, "severity", j->severity);
     cJSON_AddNumberToObject(o, "duration", j->duration_s);
     cJSON_AddNumberToObject(o, "expected_duration", j->duration_s);
-    cJSON_AddStringToObject(o, "status", ist_names[j->st]);
+    cJSON_AddStringToObject(o, "status", dbp_anom_ist_names[j->st]);
     cJSON_AddStringToObject(o, "executor", execs);
     add_time(o, "created_at", "created_ts", j->created);
     add_time(o, "start_time", "start_ts", j->start);
@@ -476,8 +444,7 @@ static void journal_path(const struct dbp_anomalies *a, const char *id, char *ou
 static int journal_write(struct dbp_anomalies *a, struct inj *j)
 {
     char path[DBP_PATH_MAX + 32];
-    cJSON *o = record_json(j);
-    cJSON_AddNumberToObject(o, "journal_version", 1);
+    cJSON *o = dbp_journal_encode(j); /* its own schema, not the API record (journal.c) */
     journal_path(a, j->id, path, sizeof(path));
     pthread_mutex_unlock(&a->lock);
     char *text = cJSON_PrintUnformatted(o);
@@ -490,93 +457,9 @@ static int journal_write(struct dbp_anomalies *a, struct inj *j)
     return rc;
 }
 
-static bool valid_id(const char *s)
-{
-    if (!s || strlen(s) != DBP_ANOMALY_ID_LEN - 1)
-        return false;
-    for (; *s; s++)
-        if (!((*s >= '0' && *s <= '9') || (*s >= 'a' && *s <= 'f')))
-            return false;
-    return true;
-}
-
-static const char *jstr(const cJSON *o, const char *k, const char *def)
-{
-    const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, k);
-    return cJSON_IsString(v) ? v->valuestring : def;
-}
-
-static double jnum(const cJSON *o, const char *k, double def)
-{
-    const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, k);
-    return cJSON_IsNumber(v) ? v->valuedouble : def;
-}
-
-static int name_index(const char *const *names, int n, const char *s)
-{
-    for (int i = 0; s && i < n; i++)
-        if (strcmp(names[i], s) == 0)
-            return i;
-    return -1;
-}
-
 static int exec_index(const char *name)
 {
-    return name_index(ex_names, EX_N, name);
-}
-
-/* One journal document -> record (NULL when it is not one of ours). */
-static struct inj *inj_from_json(const cJSON *o)
-{
-    const char *id = jstr(o, "id", NULL);
-    const cJSON *parts = cJSON_GetObjectItemCaseSensitive(o, "parts");
-    int st = name_index(ist_names, 5, jstr(o, "status", ""));
-    if (!valid_id(id) || !cJSON_IsArray(parts) || st < 0)
-        return NULL;
-    int np = cJSON_GetArraySize(parts);
-    if (np < 1 || np > DBP_ANOMALY_MAX_PARTS)
-        return NULL;
-    struct inj *j = dbp_xcalloc(1, sizeof(*j));
-    dbp_strlcpy(j->id, id, sizeof(j->id));
-    dbp_strlcpy(j->name, jstr(o, "name", id), sizeof(j->name));
-    dbp_strlcpy(j->severity, jstr(o, "severity", "medium"), sizeof(j->severity));
-    dbp_strlcpy(j->error, jstr(o, "error", ""), sizeof(j->error));
-    j->duration_s = (int)jnum(o, "duration", 0);
-    j->created = jnum(o, "created_ts", 0);
-    j->start = jnum(o, "start_ts", 0);
-    j->end = jnum(o, "planned_end_ts", 0);
-    j->ended = jnum(o, "ended_ts", 0);
-    j->attempts = (int)jnum(o, "revert_attempts", 0);
-    j->st = (enum ist)st;
-    j->recovered = cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(o, "recovered"));
-    j->collect = cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(o, "collect_training_data"));
-    j->save_post = cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(o, "save_post_data"));
-    const cJSON *po;
-    cJSON_ArrayForEach(po, parts)
-    {
-        struct part *p = &j->parts[j->nparts++];
-        int ps = name_index(pst_names, 7, jstr(po, "status", ""));
-        dbp_strlcpy(p->type, jstr(po, "type", "?"), sizeof(p->type));
-        p->tidx = dbp_anomaly_type_index(p->type);
-        dbp_strlcpy(p->node, jstr(po, "node", "?"), sizeof(p->node));
-        dbp_strlcpy(p->severity, jstr(po, "severity", j->severity), sizeof(p->severity));
-        dbp_strlcpy(p->exec_name, jstr(po, "executor", "?"), sizeof(p->exec_name));
-        p->exec = exec_index(p->exec_name);
-        /* An unreadable part status is treated as "maybe in place". */
-        p->st = ps < 0 ? PST_APPLYING : (enum pst)ps;
-        dbp_strlcpy(p->error, jstr(po, "error", ""), sizeof(p->error));
-        const cJSON *v = cJSON_GetObjectItemCaseSensitive(po, "params");
-        p->params = cJSON_IsObject(v) ? cJSON_Duplicate(v, 1) : NULL;
-        v = cJSON_GetObjectItemCaseSensitive(po, "state");
-        p->state = cJSON_IsObject(v) ? cJSON_Duplicate(v, 1) : NULL;
-        v = cJSON_GetObjectItemCaseSensitive(po, "effective");
-        p->evidence = cJSON_IsObject(v) ? cJSON_Duplicate(v, 1) : NULL;
-        v = cJSON_GetObjectItemCaseSensitive(po, "took_effect");
-        p->took_effect = cJSON_IsBool(v) ? cJSON_IsTrue(v) : -1;
-        p->applied_at = jnum(po, "applied_ts", 0);
-        p->reverted_at = jnum(po, "reverted_ts", 0);
-    }
-    return j;
+    return dbp_anom_name_index(dbp_anom_ex_names, EX_N, name);
 }
 
 static void list_insert_sorted(struct dbp_anomalies *a, struct inj *j)
@@ -624,10 +507,12 @@ static int journal_load(struct dbp_anomalies *a, struct dbp_err *err)
         const char *end = NULL;
         cJSON *o = cJSON_ParseWithLengthOpts(text, len, &end, 0);
         free(text);
-        struct inj *j = o ? inj_from_json(o) : NULL;
+        int ver = 0;
+        struct inj *j = o ? dbp_journal_decode(o, &ver) : NULL;
         cJSON_Delete(o);
         if (!j) {
-            DBP_WARN(MOD, "ignoring '%s': not a fault journal", path);
+            DBP_WARN(MOD, "ignoring '%s': not a fault journal (or journal_version %d, newer "
+                     "than this build)", path, ver);
             continue;
         }
         char want[64];
@@ -733,7 +618,7 @@ static int pick_exec(struct dbp_anomalies *a, int tidx, const struct dbp_node_cf
             return e;
         }
         size_t l = strlen(why);
-        snprintf(why + l, whysz - l, "%s%s: %s", l ? "; " : "", ex_names[e], r);
+        snprintf(why + l, whysz - l, "%s%s: %s", l ? "; " : "", dbp_anom_ex_names[e], r);
     }
     return -1;
 }
@@ -816,7 +701,7 @@ int dbp_anomalies_new(const struct dbp_config *cfg, struct dbp_collector *collec
         dbp_strlcpy(a->ex_why[EX_SQL], e.msg, sizeof(a->ex_why[0]));
     for (int i = 0; i < EX_N; i++)
         if (!a->have[i] && (i != EX_CHAOSMESH || a->k8s))
-            DBP_WARN(MOD, "executor %s unavailable: %s", ex_names[i], a->ex_why[i]);
+            DBP_WARN(MOD, "executor %s unavailable: %s", dbp_anom_ex_names[i], a->ex_why[i]);
     *out = a;
     return 0;
 }
@@ -1467,7 +1352,7 @@ int dbp_anomalies_inject(struct dbp_anomalies *a, const struct dbp_anomaly_req *
                              p->type, p->node, who);
             goto unlock;
         }
-        dbp_strlcpy(p->exec_name, ex_names[p->exec], sizeof(p->exec_name));
+        dbp_strlcpy(p->exec_name, dbp_anom_ex_names[p->exec], sizeof(p->exec_name));
         p->params = dbp_anomaly_params(p->type, p->severity, p->exec_name, a->ncpu);
         p->took_effect = -1;
     }
@@ -1812,12 +1697,12 @@ cJSON *dbp_anomalies_types_json(struct dbp_anomalies *a)
         cJSON_AddNumberToObject(o, "default_duration_s", a->default_duration);
         cJSON_AddNumberToObject(o, "max_duration_s", a->max_duration);
         cJSON_AddItemToObject(o, "severities", severity_table((int)t, false, a->ncpu));
-        if (types[t].ref[0])
+        if (types[t].ref[0][0].key)
             cJSON_AddItemToObject(o, "reference_severities", severity_table((int)t, true, a->ncpu));
         cJSON *exl = cJSON_AddArrayToObject(o, "executors");
         for (int e = 0; e < EX_N; e++) {
             cJSON *eo = cJSON_CreateObject();
-            cJSON_AddStringToObject(eo, "name", ex_names[e]);
+            cJSON_AddStringToObject(eo, "name", dbp_anom_ex_names[e]);
             cJSON_AddBoolToObject(eo, "available", a->have[e]);
             if (!a->have[e])
                 cJSON_AddStringToObject(eo, "reason", a->ex_why[e]);
@@ -1841,7 +1726,7 @@ cJSON *dbp_anomalies_types_json(struct dbp_anomalies *a)
             cJSON *no = cJSON_AddObjectToObject(pick, a->nodes[k].name);
             cJSON_AddBoolToObject(no, "supported", e >= 0);
             if (e >= 0)
-                cJSON_AddStringToObject(no, "executor", ex_names[e]);
+                cJSON_AddStringToObject(no, "executor", dbp_anom_ex_names[e]);
             else
                 cJSON_AddStringToObject(no, "reason", why);
         }
@@ -1880,7 +1765,7 @@ int dbp_anomalies_snapshot(struct dbp_anomalies *a, cJSON **out)
             cJSON_AddStringToObject(po, "type", p->type);
             cJSON_AddStringToObject(po, "node", p->node);
             cJSON_AddStringToObject(po, "severity", p->severity);
-            cJSON_AddStringToObject(po, "status", pst_names[p->st]);
+            cJSON_AddStringToObject(po, "status", dbp_anom_pst_names[p->st]);
             cJSON_AddItemToArray(pl, po);
         }
         cJSON_AddStringToObject(o, "id", j->id);
@@ -1901,7 +1786,7 @@ int dbp_anomalies_snapshot(struct dbp_anomalies *a, cJSON **out)
             cJSON_AddNumberToObject(o, "end", end);
         else
             cJSON_AddNullToObject(o, "end");
-        cJSON_AddStringToObject(o, "status", ist_names[j->st]);
+        cJSON_AddStringToObject(o, "status", dbp_anom_ist_names[j->st]);
         cJSON_AddBoolToObject(o, "collect_training_data", j->collect);
         cJSON_AddItemToArray(arr, o);
     }
@@ -1986,7 +1871,7 @@ const char *dbp_anomalies_state(void *cls, char *detail, size_t detailsz)
     for (int e = 0; e < EX_N; e++)
         if (a->have[e])
             snprintf(ex + strlen(ex), sizeof(ex) - strlen(ex), "%s%s", ex[0] ? "," : "",
-                     ex_names[e]);
+                     dbp_anom_ex_names[e]);
     snprintf(detail, detailsz, "%d active; executors: %s%s", active, ex[0] ? ex : "none",
              stuck ? "; a revert keeps failing (see GET /api/anomaly/anomalies)" : "");
     if (!started || stopping)

@@ -617,21 +617,56 @@ static int confine_group(pid_t pgid, const char *cg)
     return moved;
 }
 
-/* Is pid in cg (per /proc/<pid>/cgroup, cpu controller or v2)? */
-static bool in_cgroup(pid_t pid, const char *cg)
+/* Is pid in cg for controller ctrl (per /proc/<pid>/cgroup; v2: the one
+ * hierarchy)? */
+static bool in_cgroup_ctrl(pid_t pid, const char *cg, const char *ctrl)
 {
-    char p[64], line[1024], want[DBP_PATH_MAX + 8];
+    char p[64], line[1024], want[DBP_PATH_MAX + 8], c1[32], c2[32], c3[32];
     snprintf(p, sizeof(p), "/proc/%d/cgroup", (int)pid);
     snprintf(want, sizeof(want), ":/%s\n", cg);
+    snprintf(c1, sizeof(c1), ":%s,", ctrl);
+    snprintf(c2, sizeof(c2), ":%s:", ctrl);
+    snprintf(c3, sizeof(c3), ",%s:", ctrl);
     FILE *f = fopen(p, "re");
     if (!f)
         return false;
     bool ok = false;
     while (fgets(line, sizeof(line), f))
-        if ((strstr(line, ":cpu,") || strstr(line, ":cpu:") || !strncmp(line, "0::", 3)) &&
+        if ((strstr(line, c1) || strstr(line, c2) || strstr(line, c3) ||
+             !strncmp(line, "0::", 3)) &&
             strstr(line, want))
             ok = true;
     fclose(f);
+    return ok;
+}
+
+static bool in_cgroup(pid_t pid, const char *cg)
+{
+    return in_cgroup_ctrl(pid, cg, "cpu");
+}
+
+/* Every process of group pgid in cg for ctrl?  (The I/O of an io_bottleneck
+ * worker outside the node's blkio cgroup is charged elsewhere: the stress
+ * would slow the node and its evidence read 0 MB/s.)  *n = processes seen. */
+static bool group_in_cgroup(pid_t pgid, const char *cg, const char *ctrl, int *n)
+{
+    bool ok = true;
+    *n = 0;
+    DIR *d = opendir("/proc");
+    if (!d)
+        return false;
+    struct dirent *e;
+    while ((e = readdir(d))) {
+        char *end;
+        long pid = strtol(e->d_name, &end, 10);
+        pid_t pg;
+        if (*end || pid <= 1 || !proc_stat((pid_t)pid, &pg, NULL, NULL, 0) || pg != pgid)
+            continue;
+        (*n)++;
+        if (!in_cgroup_ctrl((pid_t)pid, cg, ctrl))
+            ok = false;
+    }
+    closedir(d);
     return ok;
 }
 
@@ -739,6 +774,25 @@ static int apply_stress(struct lctx *x, const struct dbp_fault_spec *sp, bool io
         if (!in_cgroup(pid, n->cgroup)) {
             rc = dbp_err_set(err, DBP_EINTERNAL, "stress-ng is not in cgroup '%s'", n->cgroup);
             goto fail;
+        }
+        char bdir[DBP_PATH_MAX + 64];
+        if (io && cg_dir("blkio", n->cgroup, bdir, sizeof(bdir))) {
+            /* the hdd workers fork a moment after the parent: wait until
+             * they exist and are all charged to the node's blkio cgroup */
+            int seen = 0;
+            bool all = false;
+            for (int i = 0; i < 40 && !(all && seen > workers); i++) {
+                confine_group(pid, n->cgroup);
+                all = group_in_cgroup(pid, n->cgroup, cgroup_v1(n->cgroup) ? "blkio" : "io",
+                                      &seen);
+                if (!(all && seen > workers))
+                    usleep(50 * 1000);
+            }
+            if (!all) {
+                rc = dbp_err_set(err, DBP_EINTERNAL,
+                                 "stress-ng workers are not all in blkio cgroup '%s'", n->cgroup);
+                goto fail;
+            }
         }
     }
     live_add(x, tag, p);

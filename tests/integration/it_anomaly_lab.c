@@ -187,7 +187,18 @@ static void measure(const char *metric, double t_inject, double t_end, struct ef
         e->during[k] = ring_mean(k, metric, t_inject + 3, t_end);
         e->ratio[k] = e->before[k] > 0 ? e->during[k] / e->before[k] : NAN;
     }
-    e->others = (e->ratio[0] + e->ratio[2]) / 2;
+    /* A node with nothing of the metric before (node 3 carries no load and
+     * may read 0 rows) has no ratio: the other nodes' mean is over the
+     * ratios that exist (seen: node3 0.0 -> 0.0 made "others" NaN and
+     * workload_surge fail with node2 at x14.9), and 1 when none does. */
+    int nr = 0;
+    e->others = 0;
+    for (int k = 0; k < 3; k += 2)
+        if (isfinite(e->ratio[k])) {
+            e->others += e->ratio[k];
+            nr++;
+        }
+    e->others = nr ? e->others / nr : 1.0;
     fprintf(stderr, "  %s: node1 %.1f -> %.1f (x%.2f), node2 %.1f -> %.1f (x%.2f), node3 %.1f -> "
                     "%.1f (x%.2f)\n",
             metric, e->before[0], e->during[0], e->ratio[0], e->before[1], e->during[1],
@@ -431,23 +442,37 @@ static void io_bottleneck(void **state)
     sleep(14);
     struct effect e;
     measure("Com_select", t, dbp_wall_s(), &e);
-    cJSON *rec = record(id);
-    const cJSON *x = cJSON_GetObjectItem(
-        cJSON_GetArrayItem(cJSON_GetObjectItem(cJSON_GetObjectItem(rec, "effective"), "evidence"),
-                           0),
-        "executor");
-    double mbs = cJSON_GetObjectItem(x, "cgroup_io_mb_per_s")->valuedouble;
-    fprintf(stderr, "  node2 blkio cgroup: %.1f MB/s\n", mbs);
-    cJSON_Delete(rec);
+    /* The effect is judged where it is confined: the bytes charged to node
+     * 2's blkio cgroup since the apply (a cumulative counter, measured by
+     * the registry every 2 s), polled until a generous deadline rather than
+     * read once at a fixed moment: a single read 14 s in saw 0.0 MB/s on a
+     * fresh machine.  The executor also checked at apply that every worker
+     * is in that cgroup.  Query rates are not compared across nodes: the
+     * three nodes share one virtual disk and two cores, and a cached
+     * point-select load reacts to the stress workers' CPU as much as to
+     * their I/O (seen: x0.74 on node 2, x0.57..0.75 on the others). */
+    double mb = -1, mbs = -1;
+    bool ok = false;
+    for (int i = 0; i < 90 && !(ok && mb >= 64); i++) {
+        cJSON *rec = record(id);
+        const cJSON *x = cJSON_GetObjectItem(
+            cJSON_GetArrayItem(
+                cJSON_GetObjectItem(cJSON_GetObjectItem(rec, "effective"), "evidence"), 0),
+            "executor");
+        const cJSON *v = cJSON_GetObjectItem(x, "cgroup_io_mb");
+        mb = cJSON_IsNumber(v) ? v->valuedouble : -1;
+        v = cJSON_GetObjectItem(x, "cgroup_io_mb_per_s");
+        mbs = cJSON_IsNumber(v) ? v->valuedouble : -1;
+        ok = cJSON_IsTrue(cJSON_GetObjectItem(x, "ok"));
+        cJSON_Delete(rec);
+        if (!(ok && mb >= 64))
+            sleep(1);
+    }
+    fprintf(stderr, "  node2 blkio cgroup: %.0f MB since the apply (%.1f MB/s)\n", mb, mbs);
     stop(id);
     nothing_left(id, c0);
-    /* The effect is measured where it is confined: node 2's blkio cgroup
-     * carried the stress.  Query rates are not compared across nodes here:
-     * the three nodes share one virtual disk and two cores, and a cached
-     * point-select load reacts to the stress workers' CPU as much as to
-     * their I/O, so the other nodes may slow down as much as node 2 (seen:
-     * x0.74 on node 2, x0.57..0.75 on the others). */
-    assert_true(mbs >= 20);
+    assert_true(ok);
+    assert_true(mb >= 64);
     assert_true(e.ratio[1] < 0.95);
 }
 

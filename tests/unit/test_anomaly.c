@@ -929,6 +929,83 @@ static void test_bench_password_file_unreadable(void **state)
     free(cfg);
 }
 
+/* ---- M7: the journal's own schema; a version-1 journal still replays ---------- */
+
+static void test_v1_journal_replayed(void **state)
+{
+    struct fx *f = *state;
+    dbp_anomalies_free(f->a);
+    fake_reset();
+    const char *src = getenv("DBP_SOURCE_DIR");
+    assert_non_null(src);
+    char from[600], to[200], *text = NULL;
+    size_t len = 0;
+    snprintf(from, sizeof(from), "%s/tests/data/anomaly/00000000000000b1.json", src);
+    snprintf(to, sizeof(to), "%s/anomaly/00000000000000b1.json", f->tmp);
+    assert_int_equal(dbp_read_file(from, 1 << 20, &text, &len), 0);
+    assert_int_equal(dbp_write_file_atomic(to, text, len, 0600), 0);
+    free(text);
+
+    f->a = make_registry(f, true);
+    char *bad = wait_status(f->a, "00000000000000b1", "reverted", 20000);
+    if (bad)
+        fail_msg("v1 journal not reverted: %s", bad);
+    /* both parts reverted from their journaled state, newest part first */
+    pthread_mutex_lock(&fk.lock);
+    assert_string_equal(fk.revert_order, "cpu_stress@n1;cache_bottleneck@n2;");
+    assert_string_equal(cJSON_GetObjectItem(fk.last_revert, "marker")->valuestring,
+                        "v1-fixture-sql");
+    pthread_mutex_unlock(&fk.lock);
+    assert_int_equal(fake_count(&fk.intents), 0);
+    cJSON *rec = dbp_anomalies_get_json(f->a, "v1-compound");
+    assert_non_null(rec);
+    assert_true(cJSON_IsTrue(cJSON_GetObjectItem(rec, "recovered")));
+    assert_true(cJSON_IsTrue(cJSON_GetObjectItem(rec, "collect_training_data")));
+    assert_int_equal(cJSON_GetObjectItem(rec, "duration")->valueint, 120);
+    cJSON_Delete(rec);
+
+    /* rewritten in version 2, which is not the API record */
+    assert_int_equal(dbp_read_file(to, 1 << 20, &text, &len), 0);
+    cJSON *o = cJSON_ParseWithLength(text, len);
+    free(text);
+    assert_int_equal(cJSON_GetObjectItem(o, "journal_version")->valueint, 2);
+    assert_int_equal(cJSON_GetObjectItem(o, "duration_s")->valueint, 120);
+    assert_null(cJSON_GetObjectItem(o, "effective"));
+    assert_null(cJSON_GetObjectItem(o, "start_time"));
+    assert_string_equal(cJSON_GetObjectItem(o, "status")->valuestring, "reverted");
+    cJSON_Delete(o);
+
+    /* and the version-2 file replays with nothing to redo */
+    dbp_anomalies_free(f->a);
+    fake_reset();
+    f->a = make_registry(f, true);
+    dbp_anomalies_stop(f->a);
+    assert_int_equal(fake_count(&fk.reverts), 0);
+    rec = dbp_anomalies_get_json(f->a, "00000000000000b1");
+    assert_non_null(rec);
+    assert_string_equal(status_of(rec), "reverted");
+    assert_int_equal(cJSON_GetObjectItem(rec, "duration")->valueint, 120);
+    cJSON_Delete(rec);
+}
+
+/* A journal from a newer release is left alone, not misread. */
+static void test_newer_journal_ignored(void **state)
+{
+    struct fx *f = *state;
+    dbp_anomalies_free(f->a);
+    fake_reset();
+    char to[200];
+    snprintf(to, sizeof(to), "%s/anomaly/00000000000000c1.json", f->tmp);
+    const char *doc = "{\"journal_version\":3,\"id\":\"00000000000000c1\",\"status\":\"active\","
+                      "\"parts\":[{\"type\":\"cpu_stress\",\"node\":\"n1\",\"status\":\"applied\"}]}";
+    assert_int_equal(dbp_write_file_atomic(to, doc, strlen(doc), 0600), 0);
+    f->a = make_registry(f, true);
+    dbp_anomalies_stop(f->a);
+    assert_int_equal(fake_count(&fk.reverts), 0);
+    assert_null(dbp_anomalies_get_json(f->a, "00000000000000c1"));
+    assert_int_equal(access(to, F_OK), 0); /* kept for the release that wrote it */
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -948,6 +1025,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_stop_during_blocked_apply, setup, teardown),
         cmocka_unit_test_setup_teardown(test_reads_do_not_run_evidence, setup, teardown),
         cmocka_unit_test_setup_teardown(test_journal_write_failure_refuses_apply, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_v1_journal_replayed, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_newer_journal_ignored, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
