@@ -1844,6 +1844,25 @@ int dbp_anomalies_render_prom(void *cls, struct dbp_buf *out)
             rc |= dbp_buf_printf(out, "\",id=\"%s\"} %d\n", j->id, v);
         }
     }
+    /* The planned end of what is in place, so an alert can tell "past its
+     * plan" exactly (config/prometheus: DbpeckerFaultActiveTooLong). */
+    rc |= dbp_buf_puts(out, "# HELP dbpecker_anomaly_planned_end_timestamp_seconds Unix time at "
+                            "which a fault in place is due to be reverted.\n"
+                            "# TYPE dbpecker_anomaly_planned_end_timestamp_seconds gauge\n");
+    for (struct inj *j = a->list; j && !rc; j = j->next) {
+        if (j->end <= 0)
+            continue;
+        for (int i = 0; i < j->nparts && !rc; i++) {
+            const struct part *p = &j->parts[i];
+            if (p->st != PST_APPLIED && p->st != PST_REVERTING && p->st != PST_REVERT_FAILED)
+                continue;
+            rc |= dbp_buf_puts(out, "dbpecker_anomaly_planned_end_timestamp_seconds{type=\"");
+            rc |= dbp_prom_escape(out, p->type);
+            rc |= dbp_buf_puts(out, "\",node=\"");
+            rc |= dbp_prom_escape(out, p->node);
+            rc |= dbp_buf_printf(out, "\",id=\"%s\"} %.0f\n", j->id, j->end);
+        }
+    }
     rc |= dbp_buf_puts(out, "# HELP dbpecker_anomaly_injections_total Fault applies and reverts "
                             "by type and result since the daemon started.\n"
                             "# TYPE dbpecker_anomaly_injections_total counter\n");

@@ -49,6 +49,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/sysmacros.h>
 #include <unistd.h>
 
 #define MOD "exec-local"
@@ -189,6 +190,61 @@ static bool cg_cpu_ns(const char *cg, unsigned long long *ns)
         }
     fclose(f);
     return ok;
+}
+
+/*
+ * Linux >= 6.12 initialises blk-throttle for a disk only when a throttle
+ * rule is first configured on it; until then cgroup v1's
+ * blkio.throttle.io_service_bytes stays 0 for every cgroup, whatever I/O its
+ * tasks do (on a freshly booted machine the io_bottleneck evidence read
+ * "0.0 MB/s").  Configure a no-op rule on the disk holding `dir` in the
+ * node's blkio cgroup: a huge read limit, then none.  Best effort.
+ */
+static void blkio_activate(const char *cg, const char *dir)
+{
+    struct stat st;
+    char path[DBP_PATH_MAX + 96], sys[96], dev[32];
+    if (stat(dir, &st) != 0)
+        return;
+    snprintf(dev, sizeof(dev), "%u:%u", major(st.st_dev), minor(st.st_dev));
+    /* a partition's rule must name its whole disk */
+    snprintf(sys, sizeof(sys), "/sys/dev/block/%s/partition", dev);
+    if (access(sys, F_OK) == 0) {
+        char parent[96];
+        snprintf(sys, sizeof(sys), "/sys/dev/block/%s/../dev", dev);
+        FILE *f = fopen(sys, "re");
+        if (f) {
+            if (fgets(parent, sizeof(parent), f)) {
+                parent[strcspn(parent, "\n")] = '\0';
+                dbp_strlcpy(dev, parent, sizeof(dev));
+            }
+            fclose(f);
+        }
+    }
+    snprintf(path, sizeof(path), "/sys/fs/cgroup/blkio/%s/blkio.throttle.read_bps_device", cg);
+    /* A rule already there (an operator's) means throttling is initialised:
+     * leave it alone rather than reset it. */
+    FILE *cur = fopen(path, "re");
+    if (!cur)
+        return;
+    char line[128];
+    size_t dl = strlen(dev);
+    while (fgets(line, sizeof(line), cur))
+        if (strncmp(line, dev, dl) == 0 && line[dl] == ' ') {
+            fclose(cur);
+            return;
+        }
+    fclose(cur);
+    static const char *const vals[] = {"1099511627776", "0"};
+    for (int i = 0; i < 2; i++) {
+        int fd = open(path, O_WRONLY | O_CLOEXEC);
+        if (fd < 0)
+            return;
+        int n = snprintf(line, sizeof(line), "%s %s\n", dev, vals[i]);
+        ssize_t w = write(fd, line, (size_t)n);
+        (void)w;
+        close(fd);
+    }
 }
 
 /* Bytes the cgroup moved to and from block devices (v1 io_service_bytes
@@ -739,6 +795,8 @@ static int apply_stress(struct lctx *x, const struct dbp_fault_spec *sp, bool io
 
     unsigned long long usage0 = 0, io0 = 0;
     if (confined) {
+        if (io)
+            blkio_activate(n->cgroup, tmpd);
         cg_cpu_ns(n->cgroup, &usage0);
         cg_io_bytes(n->cgroup, &io0);
     }

@@ -260,8 +260,13 @@ static int apply_cache(struct sctx *x, const struct dbp_fault_spec *sp, cJSON **
             goto fail;
         unsigned long long mib = 1ull << 20;
         unsigned long long want = (unsigned long long)((double)old * f) / mib * mib;
-        if (want < 8 * mib)
-            want = 8 * mib;
+        /* A floor of 32 MiB: shrinking a Galera node's pool to 16 MiB under a
+         * write load made a replicated write set fail during the resize
+         * (HA_ERR_LOCK_TABLE_FULL: the lock table lives in the pool) and the
+         * cluster voted the node out - a fault that outlives its revert.
+         * Seen on the lab with the 128 MiB pool at severity high. */
+        if (want < 32 * mib)
+            want = 32 * mib;
         if (want >= old) {
             rc = dbp_err_set(err, DBP_EBUSY, "innodb_buffer_pool_size is already %llu MiB",
                              old / mib);
