@@ -23,6 +23,7 @@
 #include <mysql.h>
 #include <stdlib.h>
 #include <string.h>
+#include "dbp/banned.h" /* last: poisons what no file may use */
 
 struct dbp_daemon {
     struct dbp_app app;

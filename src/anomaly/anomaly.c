@@ -53,6 +53,7 @@
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
+#include "dbp/banned.h" /* last: poisons what no file may use */
 
 #define MOD "anomaly"
 #define KEEP_ENDED 200                 /* ended records kept in memory */

@@ -37,6 +37,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include "dbp/banned.h" /* last: poisons what no file may use */
 
 #define CM_GROUP_VERSION "chaos-mesh.org/v1alpha1"
 #define CM_MANAGED_BY "app.kubernetes.io/managed-by"

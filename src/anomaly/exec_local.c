@@ -51,6 +51,7 @@
 #include <sys/stat.h>
 #include <sys/sysmacros.h>
 #include <unistd.h>
+#include "dbp/banned.h" /* last: poisons what no file may use */
 
 #define MOD "exec-local"
 #define TOOL_TIMEOUT_MS 10000

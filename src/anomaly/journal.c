@@ -22,6 +22,7 @@
 #include <string.h>
 
 #include "dbp/util.h"
+#include "dbp/banned.h" /* last: poisons what no file may use */
 
 const char *const dbp_anom_ist_names[IST_N] = {"pending", "active", "reverting", "reverted",
                                                "failed"};

@@ -29,6 +29,7 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
+#include "dbp/banned.h" /* last: poisons what no file may use */
 
 #define K8S_TIMEOUT_MS 10000
 #define K8S_CONNECT_TIMEOUT_MS 3000

@@ -17,6 +17,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include "dbp/banned.h" /* last: poisons what no file may use */
 
 #define INJECT_WAIT_MS 10000 /* applies are quick (spawn, SQL); compound ones may take longer */
 #define STOP_WAIT_MS 30000

@@ -2,6 +2,7 @@
 #include "dbp/app.h"
 #include "dbp/config.h"
 #include "dbp/log.h"
+#include "dbp/banned.h" /* last: poisons what no file may use */
 
 void dbp_app_add_exporter(struct dbp_app *app, dbp_exporter_fn fn, void *cls)
 {

@@ -8,6 +8,7 @@
 
 #include <ctype.h>
 #include <string.h>
+#include "dbp/banned.h" /* last: poisons what no file may use */
 
 static void lower(const char *in, char *out, size_t n)
 {

@@ -4,6 +4,7 @@
  */
 #include "dbp/app.h"
 #include "api_int.h"
+#include "dbp/banned.h" /* last: poisons what no file may use */
 
 int dbp_app_routes(const struct dbp_route *const **t, const size_t **c)
 {

@@ -13,6 +13,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include "dbp/banned.h" /* last: poisons what no file may use */
 
 #define OUTPUT_LINES_DEFAULT 200
 #define OUTPUT_LINES_MAX 2000

@@ -24,6 +24,7 @@
 #include <sys/stat.h>
 
 #include "dbp/ydom.h"
+#include "dbp/banned.h" /* last: poisons what no file may use */
 
 /* ---- key table ---------------------------------------------------------- */
 

@@ -4,6 +4,7 @@
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
+#include "dbp/banned.h" /* last: poisons what no file may use */
 
 static const struct {
     int code;

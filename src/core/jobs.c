@@ -23,6 +23,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include "dbp/banned.h" /* last: poisons what no file may use */
 
 enum jstate { J_QUEUED, J_RUNNING, J_SUCCEEDED, J_FAILED, J_CANCELLED };
 static const char *jstate_name[] = {"queued", "running", "succeeded", "failed", "cancelled"};

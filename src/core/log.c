@@ -6,6 +6,7 @@
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
+#include "dbp/banned.h" /* last: poisons what no file may use */
 
 _Atomic int dbp_log_threshold = DBP_LOG_INFO;
 

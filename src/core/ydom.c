@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <yaml.h>
+#include "dbp/banned.h" /* last: poisons what no file may use */
 
 void dbp_ynode_free(struct dbp_ynode *n)
 {

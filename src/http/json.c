@@ -3,6 +3,7 @@
 
 #include <math.h>
 #include <string.h>
+#include "dbp/banned.h" /* last: poisons what no file may use */
 
 static const char *type_name(const cJSON *v)
 {

@@ -16,6 +16,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include "dbp/banned.h" /* last: poisons what no file may use */
 
 struct cseg {
     char *text;   /* literal text or capture name */

@@ -37,6 +37,7 @@
 #include <strings.h>
 #include <sys/socket.h>
 #include <unistd.h>
+#include "dbp/banned.h" /* last: poisons what no file may use */
 
 #if MHD_VERSION < 0x00097002
 typedef int MHD_RESULT_T;

@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include "dbp/banned.h" /* last: poisons what no file may use */
 
 
 static int bad(struct dbp_err *err, const char *file, const struct dbp_ynode *n, const char *what)

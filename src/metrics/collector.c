@@ -43,6 +43,7 @@
 #include <strings.h>
 #include <time.h>
 #include <unistd.h>
+#include "dbp/banned.h" /* last: poisons what no file may use */
 
 #define MAX_TENANTS 16
 #define MAX_BACKOFF_S 60.0

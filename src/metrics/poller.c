@@ -13,6 +13,7 @@
 
 #include <stdlib.h>
 #include <string.h>
+#include "dbp/banned.h" /* last: poisons what no file may use */
 
 struct dbp_poller {
     pthread_t thread;

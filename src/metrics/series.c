@@ -58,6 +58,7 @@
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
+#include "dbp/banned.h" /* last: poisons what no file may use */
 
 /* Rebuild when M2 < energy * this.  Push/pop rounding error in M2 is a few
  * ulps of energy (energy >= M2 always), so this bounds M2's relative error

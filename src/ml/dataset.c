@@ -18,6 +18,7 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <time.h>
+#include "dbp/banned.h" /* last: poisons what no file may use */
 
 /* ---- labels ------------------------------------------------------------- */
 

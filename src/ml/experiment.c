@@ -28,6 +28,7 @@
 #include "dbp/recorder.h"
 #include "dbp/util.h"
 #include "dbp/workload.h"
+#include "dbp/banned.h" /* last: poisons what no file may use */
 
 #define MAX_STEPS 1024
 

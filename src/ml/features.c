@@ -4,6 +4,7 @@
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
+#include "dbp/banned.h" /* last: poisons what no file may use */
 
 static const char *const names[DBP_FEAT_PER_METRIC] = {
     "mean",     "std",      "min",      "max",       "median",     "slope", "last", "diff_mean",

@@ -40,6 +40,7 @@
 #include <string.h>
 #include <strings.h>
 #include <time.h>
+#include "dbp/banned.h" /* last: poisons what no file may use */
 
 #define RULE_HISTORY 60         /* samples behind the window end used for z */
 #define MAX_WINDOWS 60          /* windows tiled over a diagnosed range */

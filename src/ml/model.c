@@ -37,6 +37,7 @@
 #include <unistd.h>
 
 #include <xgboost/c_api.h>
+#include "dbp/banned.h" /* last: poisons what no file may use */
 
 /*
  * Under ThreadSanitizer XGBoost runs on one thread: its OpenMP workers

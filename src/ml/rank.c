@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include "dbp/banned.h" /* last: poisons what no file may use */
 
 const char *dbp_pr_form_name(enum dbp_pr_form f)
 {

@@ -26,6 +26,7 @@
 #include "dbp/dataset.h"
 #include "dbp/log.h"
 #include "dbp/util.h"
+#include "dbp/banned.h" /* last: poisons what no file may use */
 
 struct rcase {
     bool normal;

@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include "dbp/banned.h" /* last: poisons what no file may use */
 
 static int cmp_metric(const void *a, const void *b)
 {

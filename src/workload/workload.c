@@ -56,6 +56,7 @@
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
+#include "dbp/banned.h" /* last: poisons what no file may use */
 
 #define MOD "workload"
 #define KEEP_RUNS 64         /* ended runs kept for status queries */
