@@ -242,6 +242,9 @@ static void failed_apply_is_502_with_a_failed_record(void **state)
     r = it_get(&it, "/api/anomaly/active");
     expect(&r, 200, NULL);
     assert_int_equal(cJSON_GetArraySize(cJSON_GetObjectItem(r.json, "anomalies")), 0);
+    /* the original dashboard reads {data: [...]} */
+    assert_true(cJSON_IsArray(cJSON_GetObjectItem(r.json, "data")));
+    assert_int_equal(cJSON_GetArraySize(cJSON_GetObjectItem(r.json, "data")), 0);
     it_resp_free(&r);
 }
 

@@ -262,6 +262,19 @@ static void sysbench_prepare_run_stop_cleanup(void **state)
     assert_true(seen >= 5);
     struct it_resp r = it_get(&it, "/api/workload/active");
     assert_non_null(strstr(r.body, id));
+    /* the original dashboard's Nodes column reads a string "node" */
+    bool found = false;
+    const cJSON *item, *list = r.json;
+    cJSON_ArrayForEach(item, list)
+    {
+        const cJSON *iid = cJSON_GetObjectItem(item, "id"), *nd = cJSON_GetObjectItem(item, "node");
+        if (cJSON_IsString(iid) && strcmp(iid->valuestring, id) == 0) {
+            found = true;
+            assert_true(cJSON_IsString(nd) && nd->valuestring[0]);
+            assert_non_null(strstr(nd->valuestring, "node"));
+        }
+    }
+    assert_true(found);
     it_resp_free(&r);
     r = it_get(&it, "/metrics");
     char needle[160];
