@@ -10,8 +10,9 @@ src=${DBP_SOURCE_DIR:-$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)}
 lab=$(realpath -m -- "${DBPECKER_LAB_DIR:-$src/.lab}")
 TEST=$(basename "$0" .sh)
 
-ok()   { printf 'ok: %s\n' "$*"; }
-info() { printf '  .. %s\n' "$*"; }
+# the [+s] prefix: seconds since the test began (where the time goes)
+ok()   { printf '[+%3ds] ok: %s\n' "$SECONDS" "$*"; }
+info() { printf '[+%3ds]   .. %s\n' "$SECONDS" "$*"; }
 skip() { printf 'SKIP: %s\n' "$*"; exit 77; }
 # fail: report, show the daemon's last log lines; the EXIT trap cleans up
 fail() {
@@ -41,7 +42,7 @@ flock -w 800 9 || skip "another fault suite holds $lab/.faults.lock"
 CH_TMP=$(mktemp -d /tmp/dbp-chaos-XXXXXX)
 chmod 755 "$CH_TMP"
 CH_PID=           # the daemon under test
-CH_PORT=
+CH_PORT=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
 CH_URL=
 CH_TOKEN=         # sent as a bearer token by api() when set
 CH_CLEANUPS=()    # extra cleanup commands of the test, run first (LIFO)
@@ -261,8 +262,9 @@ assert_clean() {
 # bad WHAT: a failed check; the test goes on to its other scenarios (more
 # evidence per run) and finish exits 1.  recover puts the lab back first.
 CH_BAD=()
-bad() { printf 'FAIL: %s\n' "$*"; CH_BAD+=("$*"); }
+bad() { printf '[+%3ds] FAIL: %s\n' "$SECONDS" "$*"; CH_BAD+=("$*"); }
 recover() {
+  info "recovering: journal replay, then removing what is left"
   replay_journal
   if [ -n "$(leftovers 2>/dev/null)" ]; then scrub_lab; fi
 }

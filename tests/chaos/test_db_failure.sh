@@ -56,7 +56,10 @@ ts = [datetime.datetime.fromisoformat(p["timestamp"].replace("Z", "+00:00")).tim
 gaps = [y - x for x, y in zip(ts, ts[1:])]
 if len(gaps) < 2:
     print("BAD %d samples in %.1f s" % (len(ts), b - a)); sys.exit()
-mx = max(gaps); sd = statistics.pstdev(gaps); mean = statistics.mean(gaps)
+sd = statistics.pstdev(gaps); mean = statistics.mean(gaps)
+# the window edges count too: a node queried after the stuck one can lose
+# its first samples of the window, which no gap between two samples shows
+mx = max(gaps + [ts[0] - a, b - ts[-1]])
 want = int((b - a) / iv) - 1
 verdict = "OK" if mx < 2 * iv and len(ts) >= want else "BAD"
 print("%s %d samples in %.1f s (want >= %d), interval mean %.3f s, jitter (sd) %.3f s, max gap %.2f s" %

@@ -15,7 +15,9 @@ write_config "$CH_TMP/c.yaml"
 
 # restart_and_check WHAT: start on the same data_dir, wait for the replay
 restart_and_check() {
-  local what=$1 n
+  local what=$1 n l
+  l=$(leftovers | wc -l)
+  info "$what: the kill left $l thing(s) in place for the next start to revert"
   start_daemon
   for _ in $(seq 1 300); do
     n=$(parts_in_place 2>/dev/null || echo '?')
@@ -43,7 +45,6 @@ out=$(api POST /api/experiments "$plan")
 for _ in $(seq 1 300); do [ "$(parts_in_place)" -ge 1 ] && break; sleep 0.2; done
 [ "$(parts_in_place)" -ge 1 ] || fail "the campaign applied no fault within 60 s"
 kill9
-[ -n "$(leftovers)" ] || info "(nothing was left in place by the kill)"
 restart_and_check "SIGKILL during a campaign"
 
 # -- 2. during an apply
