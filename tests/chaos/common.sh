@@ -245,13 +245,14 @@ leftovers() {
   done
 }
 
-# assert_clean WHAT: nothing of a fault left (polls up to 15 s: sessions and
-# killed processes take a moment to disappear)
+# assert_clean WHAT: nothing of a fault left (polls for up to 10 s: sessions
+# and killed processes take a moment to disappear)
 assert_clean() {
-  local left
-  for _ in $(seq 1 30); do
+  local left end=$((SECONDS + 10))
+  while :; do
     left=$(leftovers)
     [ -z "$left" ] && { ok "clean after $1 (no stress-ng/sysbench, nft table, qdisc, index, session, cgroup limit; buffer pool restored)"; return 0; }
+    [ "$SECONDS" -ge "$end" ] && break
     sleep 0.5
   done
   printf '%s\n' "$left" | sed 's/^/  left| /'
