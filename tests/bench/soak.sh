@@ -51,8 +51,8 @@ pid='' wrk_pid='' wl_id=''
 cleanup() {
   [ -n "$wrk_pid" ] && kill "$wrk_pid" 2>/dev/null && wait "$wrk_pid" 2>/dev/null
   if [ -n "$pid" ] && kill -0 "$pid" 2>/dev/null; then
-    [ -n "$wl_id" ] && curl -s -m 20 -XPOST "$url/api/workload/$wl_id/stop" >/dev/null
-    curl -s -m 30 -XPOST "$url/api/anomaly/stop-all" >/dev/null
+    [ -n "$wl_id" ] && curl -s -m 20 -XPOST -H 'Content-Type: application/json' "$url/api/workload/$wl_id/stop" >/dev/null
+    curl -s -m 30 -XPOST -H 'Content-Type: application/json' "$url/api/anomaly/stop-all" >/dev/null
     # SIGTERM reverts whatever is still injected before the daemon exits
     kill -TERM "$pid" 2>/dev/null
     wait "$pid" 2>/dev/null

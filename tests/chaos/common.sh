@@ -135,7 +135,9 @@ api() {
   local m=$1 p=$2 body=${3:-} args
   args=(-s -m 90 -o "$CH_TMP/body" -w '%{http_code}' -X "$m")
   [ -n "$CH_TOKEN" ] && args+=(-H "Authorization: Bearer $CH_TOKEN")
-  if [ -n "$body" ]; then args+=(-H 'Content-Type: application/json' -d "$body"); fi
+  # JSON always: the daemon refuses a mutating POST without it (cross-site guard)
+  args+=(-H 'Content-Type: application/json')
+  if [ -n "$body" ]; then args+=(-d "$body"); fi
   curl "${args[@]}" "$CH_URL$p" > "$CH_TMP/code" 2>/dev/null || echo 000 > "$CH_TMP/code"
   cat "$CH_TMP/body" 2>/dev/null || true
 }

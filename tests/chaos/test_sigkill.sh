@@ -69,7 +69,7 @@ start_daemon
 wait_collected
 id=$(inject '{"type":["cpu_stress","network_bottleneck","connection_storm","cache_bottleneck"],"target_node":"node2","severity":"medium","duration":300,"experiment_name":"chaos-kill-revert"}')
 wait_active "$id"
-curl -s -m 90 -o /dev/null -XPOST "$CH_URL/api/anomaly/stop-all" &
+curl -s -m 90 -o /dev/null -XPOST -H 'Content-Type: application/json' "$CH_URL/api/anomaly/stop-all" &
 sa=$!
 CH_CLEANUPS+=("kill $sa 2>/dev/null")
 for _ in $(seq 1 100); do
