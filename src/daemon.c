@@ -207,8 +207,9 @@ int dbp_daemon_reload(struct dbp_daemon *d, struct dbp_config *ncfg, struct dbp_
     if (!dbp_config_is_loopback(&bound) && !ncfg->token[0]) {
         dbp_config_unref(ncfg);
         return dbp_err_set(err, DBP_EINVAL,
-                           "the daemon is bound to %s (not loopback) and the new configuration "
-                           "has no server.token: refused, the old configuration stays",
+                           "the daemon is bound to %s (not loopback; a listen change needs a "
+                           "restart) and the new configuration has no server.token: refused, "
+                           "the old configuration stays",
                            d->bound_listen);
     }
     if (strcmp(d->bound_listen, ncfg->listen) != 0 || d->bound_port != ncfg->port) {

@@ -4,8 +4,11 @@
 # alone, or the cluster would evict it) and node 2 killed (scripts/lab.sh
 # node-stop), each during plain collection and during a fault campaign.
 # Promised: the other nodes' samples keep their interval (no sample lost;
-# the jitter is printed), node 2 is marked down within 2 intervals, and it
-# comes back without a spike in its rates.  The lab is put back (node 2
+# the jitter is printed), node 2 is marked down within 3 intervals, and it
+# comes back without a spike in its rates.  (3, not 2: the collector marks a
+# node down when its poll has missed the deadline of two consecutive cycles
+# - one slow answer under load is not an outage - and a partition may begin
+# anywhere within a cycle; measured 2.1-2.8 s at a 1 s interval.)  The lab is put back (node 2
 # reachable, running and synced) on every path.
 # shellcheck disable=SC2119
 # shellcheck source=tests/chaos/common.sh
@@ -104,8 +107,8 @@ phase() {
   else
     s=$(elapsed "$t_on" "$t_det")
     info "node 2 $what: marked down after ${s} s"
-    awk -v s="$s" -v iv="$INTERVAL" 'BEGIN {exit !(s <= 2 * iv + 0.5)}' ||
-      bad "node 2 $what: marked down after ${s} s, not within 2 intervals ($(awk -v iv="$INTERVAL" 'BEGIN {print 2 * iv}') s)"
+    awk -v s="$s" -v iv="$INTERVAL" 'BEGIN {exit !(s <= 3 * iv + 0.5)}' ||
+      bad "node 2 $what: marked down after ${s} s, not within 3 intervals ($(awk -v iv="$INTERVAL" 'BEGIN {print 3 * iv}') s)"
   fi
   while [ "$(elapsed "$t_on" "$(now)" | cut -d. -f1)" -lt "$HOLD" ]; do sleep 0.2; done
   $off

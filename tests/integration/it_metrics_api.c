@@ -119,11 +119,11 @@ static void bad_parameters(void **state)
 static void prometheus_down_is_503(void **state)
 {
     (void)state;
-    double t0 = dbp_wall_s();
+    /* (how fast a refused connection is reported is not asserted: a
+     * timing bound flakes on a loaded machine) */
     struct it_resp r =
         it_get(&it, "/api/metrics/history?node=n1&metric=Com_select&source=prometheus");
     expect(&r, 503, "Prometheus");
-    assert_true(dbp_wall_s() - t0 < 5);
 }
 
 static void start_stop_catalog(void **state)
