@@ -23,7 +23,14 @@ fail() {
 
 [ "$(id -u)" = 0 ] || skip "needs root (netns, cgroups, tmpfs)"
 { [ -f "$lab/lab.env" ] && [ -f "$lab/nodes.yaml" ]; } || skip "no lab in $lab (scripts/lab.sh start)"
-"$src/scripts/lab.sh" status >/dev/null 2>&1 || skip "the lab in $lab is not healthy"
+# The previous scenario may have left a node catching up (a buffer pool
+# resize, a rejoin): give the lab a minute to be healthy before skipping.
+lab_ok=0
+for _ in $(seq 1 30); do
+  "$src/scripts/lab.sh" status >/dev/null 2>&1 && { lab_ok=1; break; }
+  sleep 2
+done
+[ "$lab_ok" = 1 ] || skip "the lab in $lab is not healthy"
 # shellcheck disable=SC1091
 . "$lab/lab.env"
 [ "${LAB_ISOLATION:-off}" = on ] || skip "lab isolation is off (the chaos suite checks netns and cgroups)"
